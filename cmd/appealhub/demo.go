@@ -1,0 +1,286 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/spf13/cobra"
+	"go.uber.org/zap"
+
+	"appealhub/config"
+	"appealhub/internal/demo"
+	"appealhub/internal/sandbox"
+	"appealhub/internal/store"
+	"appealhub/router"
+	"appealhub/schemas"
+)
+
+type demoOptions struct {
+	sandboxA, sandboxB string
+	timeout            time.Duration
+	exitWhenDone       bool
+}
+
+func newDemoCommand() *cobra.Command {
+	var o demoOptions
+	cmd := &cobra.Command{
+		Use:   "demo",
+		Short: "Run the hub with two sandbox authority systems and send the sample submissions end to end",
+		Long: `Migrate the database, start two sandbox document systems, register the sample authorities (those
+speaking JSON on sandbox A, the others on sandbox B), start the hub, submit the sample submissions
+through the portal API, and print each delivery's progress until all are delivered. The hub then
+keeps serving until Ctrl-C, which shuts it down gracefully.`,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			cfg, err := loadConfig(cmd)
+			if err != nil {
+				return err
+			}
+			return runDemo(cmd.Context(), cfg, o, cmd.OutOrStdout(), cmd.ErrOrStderr())
+		},
+	}
+	configFlags(cmd, append(serveKeys, "delivery.backoff_base")...)
+	cmd.Flags().StringVar(&o.sandboxA, "sandbox-a", "127.0.0.1:8091", "listen address of sandbox document system A")
+	cmd.Flags().StringVar(&o.sandboxB, "sandbox-b", "127.0.0.1:8092", "listen address of sandbox document system B")
+	cmd.Flags().DurationVar(&o.timeout, "timeout", 2*time.Minute, "how long to wait for every delivery")
+	cmd.Flags().BoolVar(&o.exitWhenDone, "exit-when-done", false, "stop once every delivery is delivered (for scripts)")
+	return cmd
+}
+
+func runDemo(ctx context.Context, cfg config.Config, o demoOptions, stdout, stderr io.Writer) error {
+	if cfg.Log.Level == config.DefaultLogLevel {
+		cfg.Log.Level = "warn" // the demo prints its own progress; the hub's log shows problems only
+	}
+	logger, err := newLogger(cfg.Log, stderr)
+	if err != nil {
+		return err
+	}
+	defer func() { _ = logger.Sync() }()
+
+	st, err := store.Open(ctx, store.Config{URL: cfg.Database.URL, Schema: cfg.Database.Schema})
+	if err != nil {
+		return fmt.Errorf("open database (run `make services`): %w", err)
+	}
+	_, err = st.Migrate(ctx)
+	_ = st.Close()
+	if err != nil {
+		return err
+	}
+
+	// Two sandbox document systems.
+	sbCtx, stopSandboxes := context.WithCancel(context.WithoutCancel(ctx))
+	var sbWG sync.WaitGroup
+	defer func() { stopSandboxes(); sbWG.Wait() }()
+	sbErr := make(chan error, 2)
+	for _, sb := range []struct{ name, addr string }{{"sandbox-a", o.sandboxA}, {"sandbox-b", o.sandboxB}} {
+		sbWG.Go(func() {
+			if err := sandbox.Run(sbCtx, sb.addr, sandbox.Options{Name: sb.name}, logger.Named(sb.name)); err != nil {
+				sbErr <- fmt.Errorf("%s on %s: %w", sb.name, sb.addr, err)
+			}
+		})
+	}
+	for _, addr := range []string{o.sandboxA, o.sandboxB} {
+		if err := waitHTTP(ctx, "http://"+addr+"/healthz", sbErr); err != nil {
+			return err
+		}
+	}
+
+	// The address space and the portal client.
+	auths, err := demo.Authorities()
+	if err != nil {
+		return err
+	}
+	for _, a := range auths {
+		addr := o.sandboxA
+		if a.Adapter != "json" {
+			addr = o.sandboxB
+		}
+		cfg.Authorities = append(cfg.Authorities, config.Authority{Code: a.Code, Name: a.Name, Adapter: "json",
+			Endpoint: "http://" + addr + "/documents/" + a.Code, Status: config.AuthorityActive})
+	}
+	token := NewToken()
+	sum := sha256.Sum256([]byte(token))
+	cfg.Clients = append(cfg.Clients, config.Client{ID: "demo-portal", Kind: config.ClientPortal, TokenSHA256: hex.EncodeToString(sum[:])})
+
+	hub, err := router.New(ctx, cfg, router.Options{Logger: logger})
+	if err != nil {
+		return err
+	}
+	if err := hub.Start(ctx); err != nil {
+		_ = hub.Stop(context.WithoutCancel(ctx))
+		return err
+	}
+	defer func() {
+		stopCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cfg.Shutdown.Grace)
+		defer cancel()
+		if err := hub.Stop(stopCtx); err != nil {
+			logger.Warn("hub stop", zap.Error(err))
+		}
+	}()
+	base := "http://" + hub.Addr()
+	fmt.Fprintf(stdout, "Appeal Hub is serving on %s; sandbox document systems on %s (A) and %s (B)\n\n", base, o.sandboxA, o.sandboxB)
+
+	names := map[string]string{}
+	for _, a := range auths {
+		names[a.Code] = a.ShortName
+	}
+	cases, err := submitSamples(ctx, base, token, stdout)
+	if err != nil {
+		return err
+	}
+	if err := followCases(ctx, base, token, cases, names, o.timeout, stdout); err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "\nPortal API: %s/v1/appeals  (Authorization: Bearer %s)\n", base, token)
+	fmt.Fprintf(stdout, "Ledgers of the sandbox systems: http://%s/ledger  http://%s/ledger\n", o.sandboxA, o.sandboxB)
+	if o.exitWhenDone {
+		return nil
+	}
+	fmt.Fprintln(stdout, "Press Ctrl-C to stop.")
+	select {
+	case <-ctx.Done():
+		fmt.Fprintln(stdout, "\nStopping gracefully…")
+		return nil
+	case err := <-sbErr:
+		return err
+	}
+}
+
+func waitHTTP(ctx context.Context, url string, failed <-chan error) error {
+	deadline := time.Now().Add(10 * time.Second)
+	for time.Now().Before(deadline) {
+		select {
+		case err := <-failed:
+			return err
+		default:
+		}
+		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+		if resp, err := http.DefaultClient.Do(req); err == nil {
+			_ = resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return nil
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+	return fmt.Errorf("%s did not answer within 10s", url)
+}
+
+// submitSamples posts every sample submission as the portal would and returns the receipts.
+func submitSamples(ctx context.Context, base, token string, stdout io.Writer) ([]schemas.Receipt, error) {
+	subs, err := demo.Submissions()
+	if err != nil {
+		return nil, err
+	}
+	run := time.Now().UTC().Format("20060102T150405.000")
+	var out []schemas.Receipt
+	for i, body := range subs {
+		req, err := http.NewRequestWithContext(ctx, http.MethodPost, base+"/v1/appeals", bytes.NewReader(body))
+		if err != nil {
+			return nil, err
+		}
+		req.Header.Set("Authorization", "Bearer "+token)
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("Idempotency-Key", fmt.Sprintf("demo-%s-%d", run, i+1))
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			return nil, fmt.Errorf("submit sample %d: %w", i+1, err)
+		}
+		raw, _ := io.ReadAll(resp.Body)
+		_ = resp.Body.Close()
+		if resp.StatusCode != http.StatusAccepted {
+			return nil, fmt.Errorf("submit sample %d: HTTP %d: %s", i+1, resp.StatusCode, raw)
+		}
+		var r schemas.Receipt
+		if err := json.Unmarshal(raw, &r); err != nil {
+			return nil, fmt.Errorf("submit sample %d: %w", i+1, err)
+		}
+		fmt.Fprintf(stdout, "accepted  %s  %s\n", r.TrackingNumber, r.ID)
+		out = append(out, r)
+	}
+	fmt.Fprintln(stdout)
+	return out, nil
+}
+
+// followCases prints every delivery's status changes until all are delivered or timeout passes.
+func followCases(ctx context.Context, base, token string, receipts []schemas.Receipt, names map[string]string,
+	timeout time.Duration, stdout io.Writer) error {
+	last := map[string]schemas.DeliveryStatus{}
+	deadline := time.Now().Add(timeout)
+	for {
+		pending := 0
+		var lines []string
+		for _, r := range receipts {
+			c, err := getCase(ctx, base, token, r.ID)
+			if err != nil {
+				return err
+			}
+			for _, d := range c.Deliveries {
+				if d.Status != schemas.StatusDelivered {
+					pending++
+				}
+				if last[d.ID] == d.Status {
+					continue
+				}
+				last[d.ID] = d.Status
+				line := fmt.Sprintf("%-18s → %s %-22s %-10s attempts %d", c.TrackingNumber, d.Authority, names[d.Authority], d.Status, d.Attempts)
+				if d.LastError != "" {
+					line += "  (last error: " + d.LastError + ")"
+				}
+				lines = append(lines, line)
+			}
+		}
+		sort.Strings(lines)
+		for _, l := range lines {
+			fmt.Fprintln(stdout, l)
+		}
+		if pending == 0 {
+			fmt.Fprintf(stdout, "\nAll %d deliveries of %d submissions are delivered.\n", len(last), len(receipts))
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("%d deliveries not delivered within %s", pending, timeout)
+		}
+		select {
+		case <-ctx.Done():
+			return errors.New("interrupted")
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
+}
+
+func getCase(ctx context.Context, base, token, id string) (schemas.Case, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, base+"/v1/appeals/"+id, nil)
+	if err != nil {
+		return schemas.Case{}, err
+	}
+	req.Header.Set("Authorization", "Bearer "+token)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return schemas.Case{}, fmt.Errorf("read case %s: %w", id, err)
+	}
+	defer func() { _ = resp.Body.Close() }()
+	raw, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != http.StatusOK {
+		return schemas.Case{}, fmt.Errorf("read case %s: HTTP %d: %s", id, resp.StatusCode, strings.TrimSpace(string(raw)))
+	}
+	var c schemas.Case
+	if err := json.Unmarshal(raw, &c); err != nil {
+		return schemas.Case{}, fmt.Errorf("read case %s: %w", id, err)
+	}
+	return c, nil
+}

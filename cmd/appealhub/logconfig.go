@@ -1,0 +1,7 @@
+package main
+
+import "appealhub/config"
+
+func logConfig(level string) config.Log {
+	return config.Log{Level: level, Format: config.DefaultLogFormat}
+}

@@ -1,0 +1,348 @@
+package config
+
+import (
+	"cmp"
+	"net"
+	"slices"
+	"time"
+)
+
+// Defaults of the http section.
+const (
+	DefaultHTTPAddr              = "127.0.0.1:8080"
+	DefaultHTTPMaxBodyBytes      = 25 << 20 // 25 MiB
+	DefaultHTTPReadHeaderTimeout = 5 * time.Second
+	DefaultHTTPReadTimeout       = 60 * time.Second
+	DefaultHTTPWriteTimeout      = 60 * time.Second
+	DefaultHTTPIdleTimeout       = 120 * time.Second
+)
+
+// Defaults of the database section.
+const (
+	DefaultDatabaseURL             = "postgres://appealhub:appealhub@127.0.0.1:5432/appealhub?sslmode=disable&connect_timeout=5"
+	DefaultDatabaseMaxOpenConns    = 20
+	DefaultDatabaseMaxIdleConns    = 10
+	DefaultDatabaseConnMaxLifetime = 30 * time.Minute
+)
+
+// Queue types of broker.queue_type.
+const (
+	QueueTypeQuorum  = "quorum"
+	QueueTypeClassic = "classic"
+)
+
+// Defaults of the broker section.
+const (
+	DefaultBrokerURL            = "amqp://guest:guest@127.0.0.1:5672/"
+	DefaultBrokerQueueType      = QueueTypeQuorum
+	DefaultBrokerDeliveryLimit  = 10
+	DefaultBrokerHeartbeat      = 10 * time.Second
+	DefaultBrokerPublishTimeout = 10 * time.Second
+	DefaultBrokerReconnectMin   = 100 * time.Millisecond
+	DefaultBrokerReconnectMax   = 10 * time.Second
+)
+
+// Defaults of the relay section.
+const (
+	DefaultRelayBatchSize      = 200
+	DefaultRelayPollInterval   = time.Second
+	DefaultRelayPublishTimeout = 10 * time.Second
+)
+
+// Defaults of the delivery section.
+const (
+	DefaultDeliveryConcurrency    = 8
+	DefaultDeliveryRequestTimeout = 30 * time.Second
+	DefaultDeliveryConnectTimeout = 5 * time.Second
+	DefaultDeliveryMaxAttempts    = 8
+	DefaultDeliveryBackoffBase    = 2 * time.Second
+	DefaultDeliveryBackoffMax     = time.Hour
+	DefaultDeliveryBackoffJitter  = 0.2
+)
+
+// DefaultShutdownGrace is the default of shutdown.grace.
+const DefaultShutdownGrace = 30 * time.Second
+
+// Log levels of log.level.
+const (
+	LogLevelDebug = "debug"
+	LogLevelInfo  = "info"
+	LogLevelWarn  = "warn"
+	LogLevelError = "error"
+)
+
+// Log formats of log.format.
+const (
+	LogFormatJSON    = "json"
+	LogFormatConsole = "console"
+)
+
+// Defaults of the log section.
+const (
+	DefaultLogLevel  = LogLevelInfo
+	DefaultLogFormat = LogFormatJSON
+)
+
+// ClientKind is what an API client is allowed to do. The values are configured and stored: never rename
+// one.
+type ClientKind string
+
+// Client kinds.
+const (
+	// ClientPortal submits appeals and reads its own.
+	ClientPortal ClientKind = "portal"
+	// ClientAuthority is an authority's document system reporting on deliveries addressed to it.
+	ClientAuthority ClientKind = "authority"
+	// ClientOperator is the hub's operator (console, dead letters, statistics).
+	ClientOperator ClientKind = "operator"
+)
+
+// Authority statuses of authorities[].status.
+const (
+	AuthorityActive    = "active"
+	AuthoritySuspended = "suspended"
+	AuthorityClosed    = "closed"
+)
+
+// Defaults of each authorities[] entry.
+const (
+	DefaultAuthorityAdapter = "json"
+	DefaultAuthorityStatus  = AuthorityActive
+)
+
+// Config is the whole configuration of one hub process. Load builds it; components receive their own
+// section.
+type Config struct {
+	// HTTP is the API server.
+	HTTP HTTP `yaml:"http" mapstructure:"http"`
+	// Database is the PostgreSQL connection.
+	Database Database `yaml:"database" mapstructure:"database"`
+	// Broker is the RabbitMQ connection and topology.
+	Broker Broker `yaml:"broker" mapstructure:"broker"`
+	// Relay moves outbox rows to the broker.
+	Relay Relay `yaml:"relay" mapstructure:"relay"`
+	// Delivery consumes authority queues and sends deliveries to authorities' systems.
+	Delivery Delivery `yaml:"delivery" mapstructure:"delivery"`
+	// Shutdown is the graceful stop.
+	Shutdown Shutdown `yaml:"shutdown" mapstructure:"shutdown"`
+	// Log is the process log.
+	Log Log `yaml:"log" mapstructure:"log"`
+	// Clients are the API clients allowed to call the hub, each known by the SHA-256 of its bearer token.
+	// Defaults to none.
+	Clients []Client `yaml:"clients,omitempty" mapstructure:"clients"`
+	// Authorities seed the authority address space for demos and tests until the registry exists.
+	// Defaults to none.
+	Authorities []Authority `yaml:"authorities,omitempty" mapstructure:"authorities"`
+}
+
+// HTTP configures the API server.
+type HTTP struct {
+	// Addr is the host:port the API listens on. Defaults to "127.0.0.1:8080".
+	Addr string `yaml:"addr" mapstructure:"addr"`
+	// PublicURL is the base URL clients reach the API at; status_url in receipts is built on it.
+	// Defaults to "http://" + addr (127.0.0.1 when addr has no host).
+	PublicURL string `yaml:"public_url" mapstructure:"public_url"`
+	// MaxBodyBytes is the largest request body accepted; larger ones are refused with 413.
+	// Defaults to 26214400 (25 MiB).
+	MaxBodyBytes int64 `yaml:"max_body_bytes" mapstructure:"max_body_bytes"`
+	// ReadHeaderTimeout bounds reading a request's headers. Defaults to 5s.
+	ReadHeaderTimeout time.Duration `yaml:"read_header_timeout" mapstructure:"read_header_timeout"`
+	// ReadTimeout bounds reading a whole request, body included. Defaults to 60s.
+	ReadTimeout time.Duration `yaml:"read_timeout" mapstructure:"read_timeout"`
+	// WriteTimeout bounds handling a request and writing its response. Defaults to 60s.
+	WriteTimeout time.Duration `yaml:"write_timeout" mapstructure:"write_timeout"`
+	// IdleTimeout closes keep-alive connections idle this long. Defaults to 120s.
+	IdleTimeout time.Duration `yaml:"idle_timeout" mapstructure:"idle_timeout"`
+}
+
+// Database configures the PostgreSQL connection.
+type Database struct {
+	// URL is the PostgreSQL connection URL (secret: its password is redacted when printed).
+	// Defaults to "postgres://appealhub:appealhub@127.0.0.1:5432/appealhub?sslmode=disable&connect_timeout=5".
+	URL string `yaml:"url" mapstructure:"url"`
+	// Schema is the PostgreSQL schema the hub's tables live in; tests and demos use their own.
+	// Defaults to "" (the public schema).
+	Schema string `yaml:"schema" mapstructure:"schema"`
+	// MaxOpenConns is the most connections the pool opens. Defaults to 20.
+	MaxOpenConns int `yaml:"max_open_conns" mapstructure:"max_open_conns"`
+	// MaxIdleConns is the most idle connections the pool keeps. Defaults to 10.
+	MaxIdleConns int `yaml:"max_idle_conns" mapstructure:"max_idle_conns"`
+	// ConnMaxLifetime closes connections older than this. Defaults to 30m.
+	ConnMaxLifetime time.Duration `yaml:"conn_max_lifetime" mapstructure:"conn_max_lifetime"`
+}
+
+// Broker configures the RabbitMQ connection and topology.
+type Broker struct {
+	// URL is the AMQP 0-9-1 URL (secret: its password is redacted when printed).
+	// Defaults to "amqp://guest:guest@127.0.0.1:5672/".
+	URL string `yaml:"url" mapstructure:"url"`
+	// Prefix is prepended to every exchange and queue name, so several hubs or tests share one broker.
+	// Defaults to "" (no prefix).
+	Prefix string `yaml:"prefix" mapstructure:"prefix"`
+	// QueueType is the type of the authority and dead-letter queues: "quorum" or "classic".
+	// Defaults to "quorum".
+	QueueType string `yaml:"queue_type" mapstructure:"queue_type"`
+	// DeliveryLimit is the broker-side redelivery limit of a message (quorum queues' x-delivery-limit)
+	// before it is dead-lettered. Defaults to 10.
+	DeliveryLimit int `yaml:"delivery_limit" mapstructure:"delivery_limit"`
+	// Heartbeat is the AMQP heartbeat interval, at least 1s. Defaults to 10s.
+	Heartbeat time.Duration `yaml:"heartbeat" mapstructure:"heartbeat"`
+	// PublishTimeout bounds waiting for a publisher confirm. Defaults to 10s.
+	PublishTimeout time.Duration `yaml:"publish_timeout" mapstructure:"publish_timeout"`
+	// ReconnectMin is the first delay before reconnecting after a lost connection. Defaults to 100ms.
+	ReconnectMin time.Duration `yaml:"reconnect_min" mapstructure:"reconnect_min"`
+	// ReconnectMax caps the exponentially growing reconnect delay. Defaults to 10s.
+	ReconnectMax time.Duration `yaml:"reconnect_max" mapstructure:"reconnect_max"`
+}
+
+// Relay configures the outbox relay.
+type Relay struct {
+	// BatchSize is the most outbox rows claimed and published at once. Defaults to 200.
+	BatchSize int `yaml:"batch_size" mapstructure:"batch_size"`
+	// PollInterval is how often the outbox is polled when no notification arrives. Defaults to 1s.
+	PollInterval time.Duration `yaml:"poll_interval" mapstructure:"poll_interval"`
+	// PublishTimeout bounds publishing one batch and waiting for its confirms. Defaults to 10s.
+	PublishTimeout time.Duration `yaml:"publish_timeout" mapstructure:"publish_timeout"`
+}
+
+// Delivery configures the delivery workers.
+type Delivery struct {
+	// Concurrency is, per authority, the consumer prefetch and the number of parallel sends.
+	// Defaults to 8.
+	Concurrency int `yaml:"concurrency" mapstructure:"concurrency"`
+	// RequestTimeout bounds one send to an authority's system. Defaults to 30s.
+	RequestTimeout time.Duration `yaml:"request_timeout" mapstructure:"request_timeout"`
+	// ConnectTimeout bounds connecting to an authority's system. Defaults to 5s.
+	ConnectTimeout time.Duration `yaml:"connect_timeout" mapstructure:"connect_timeout"`
+	// MaxAttempts is how many sends a delivery gets before it is dead. Defaults to 8.
+	MaxAttempts int `yaml:"max_attempts" mapstructure:"max_attempts"`
+	// BackoffBase is the delay before the second attempt; each next one doubles it. Defaults to 2s.
+	BackoffBase time.Duration `yaml:"backoff_base" mapstructure:"backoff_base"`
+	// BackoffMax caps the delay between attempts. Defaults to 1h.
+	BackoffMax time.Duration `yaml:"backoff_max" mapstructure:"backoff_max"`
+	// BackoffJitter is the random fraction (0..1) added to or taken from each delay. Defaults to 0.2.
+	BackoffJitter float64 `yaml:"backoff_jitter" mapstructure:"backoff_jitter"`
+}
+
+// Shutdown configures the graceful stop.
+type Shutdown struct {
+	// Grace is how long the soft stop lets in-flight work finish before cancelling it. Defaults to 30s.
+	Grace time.Duration `yaml:"grace" mapstructure:"grace"`
+}
+
+// Log configures the process log.
+type Log struct {
+	// Level is the least severe level logged: "debug", "info", "warn" or "error". Defaults to "info".
+	Level string `yaml:"level" mapstructure:"level"`
+	// Format is "json" (one object a line) or "console" (for people). Defaults to "json".
+	Format string `yaml:"format" mapstructure:"format"`
+}
+
+// Client is an API client allowed to call the hub.
+type Client struct {
+	// ID names the client in logs and records; unique. Required.
+	ID string `yaml:"id" mapstructure:"id"`
+	// Kind is "portal", "authority" or "operator". Required.
+	Kind ClientKind `yaml:"kind" mapstructure:"kind"`
+	// Authority is the EDRPOU code (8 digits) of the authority the client speaks for; only and always
+	// for kind "authority".
+	Authority string `yaml:"authority,omitempty" mapstructure:"authority"`
+	// TokenSHA256 is the hex SHA-256 (64 characters) of the client's bearer token; the token itself is
+	// never configured. Required.
+	TokenSHA256 string `yaml:"token_sha256" mapstructure:"token_sha256"`
+}
+
+// Authority is a seed entry of the authority address space.
+type Authority struct {
+	// Code is the authority's EDRPOU code (8 digits); unique. Required.
+	Code string `yaml:"code" mapstructure:"code"`
+	// Name is the authority's full name. Required.
+	Name string `yaml:"name" mapstructure:"name"`
+	// Adapter names the wire format the authority's system speaks. Defaults to "json".
+	Adapter string `yaml:"adapter" mapstructure:"adapter"`
+	// Endpoint is the URL deliveries are sent to. Required.
+	Endpoint string `yaml:"endpoint" mapstructure:"endpoint"`
+	// Token is the bearer token the hub sends to the authority's system (secret: redacted when
+	// printed). Defaults to "" (none sent).
+	Token string `yaml:"token,omitempty" mapstructure:"token"`
+	// Status is "active", "suspended" or "closed"; only active authorities receive deliveries.
+	// Defaults to "active".
+	Status string `yaml:"status" mapstructure:"status"`
+}
+
+// Default returns the configuration with every default filled in.
+func Default() Config {
+	return Config{}.WithDefaults()
+}
+
+// WithDefaults returns a copy of c with every zero field set to its default. It does not modify c.
+func (c Config) WithDefaults() Config {
+	c.HTTP.Addr = cmp.Or(c.HTTP.Addr, DefaultHTTPAddr)
+	c.HTTP.PublicURL = cmp.Or(c.HTTP.PublicURL, publicURLFor(c.HTTP.Addr))
+	c.HTTP.MaxBodyBytes = cmp.Or(c.HTTP.MaxBodyBytes, DefaultHTTPMaxBodyBytes)
+	c.HTTP.ReadHeaderTimeout = cmp.Or(c.HTTP.ReadHeaderTimeout, DefaultHTTPReadHeaderTimeout)
+	c.HTTP.ReadTimeout = cmp.Or(c.HTTP.ReadTimeout, DefaultHTTPReadTimeout)
+	c.HTTP.WriteTimeout = cmp.Or(c.HTTP.WriteTimeout, DefaultHTTPWriteTimeout)
+	c.HTTP.IdleTimeout = cmp.Or(c.HTTP.IdleTimeout, DefaultHTTPIdleTimeout)
+
+	c.Database.URL = cmp.Or(c.Database.URL, DefaultDatabaseURL)
+	c.Database.MaxOpenConns = cmp.Or(c.Database.MaxOpenConns, DefaultDatabaseMaxOpenConns)
+	c.Database.MaxIdleConns = cmp.Or(c.Database.MaxIdleConns, DefaultDatabaseMaxIdleConns)
+	c.Database.ConnMaxLifetime = cmp.Or(c.Database.ConnMaxLifetime, DefaultDatabaseConnMaxLifetime)
+
+	c.Broker.URL = cmp.Or(c.Broker.URL, DefaultBrokerURL)
+	c.Broker.QueueType = cmp.Or(c.Broker.QueueType, DefaultBrokerQueueType)
+	c.Broker.DeliveryLimit = cmp.Or(c.Broker.DeliveryLimit, DefaultBrokerDeliveryLimit)
+	c.Broker.Heartbeat = cmp.Or(c.Broker.Heartbeat, DefaultBrokerHeartbeat)
+	c.Broker.PublishTimeout = cmp.Or(c.Broker.PublishTimeout, DefaultBrokerPublishTimeout)
+	c.Broker.ReconnectMin = cmp.Or(c.Broker.ReconnectMin, DefaultBrokerReconnectMin)
+	c.Broker.ReconnectMax = cmp.Or(c.Broker.ReconnectMax, DefaultBrokerReconnectMax)
+
+	c.Relay.BatchSize = cmp.Or(c.Relay.BatchSize, DefaultRelayBatchSize)
+	c.Relay.PollInterval = cmp.Or(c.Relay.PollInterval, DefaultRelayPollInterval)
+	c.Relay.PublishTimeout = cmp.Or(c.Relay.PublishTimeout, DefaultRelayPublishTimeout)
+
+	c.Delivery.Concurrency = cmp.Or(c.Delivery.Concurrency, DefaultDeliveryConcurrency)
+	c.Delivery.RequestTimeout = cmp.Or(c.Delivery.RequestTimeout, DefaultDeliveryRequestTimeout)
+	c.Delivery.ConnectTimeout = cmp.Or(c.Delivery.ConnectTimeout, DefaultDeliveryConnectTimeout)
+	c.Delivery.MaxAttempts = cmp.Or(c.Delivery.MaxAttempts, DefaultDeliveryMaxAttempts)
+	c.Delivery.BackoffBase = cmp.Or(c.Delivery.BackoffBase, DefaultDeliveryBackoffBase)
+	c.Delivery.BackoffMax = cmp.Or(c.Delivery.BackoffMax, DefaultDeliveryBackoffMax)
+	c.Delivery.BackoffJitter = cmp.Or(c.Delivery.BackoffJitter, DefaultDeliveryBackoffJitter)
+
+	c.Shutdown.Grace = cmp.Or(c.Shutdown.Grace, DefaultShutdownGrace)
+
+	c.Log.Level = cmp.Or(c.Log.Level, DefaultLogLevel)
+	c.Log.Format = cmp.Or(c.Log.Format, DefaultLogFormat)
+
+	c.Clients = cloneOrNil(c.Clients)
+	c.Authorities = cloneOrNil(c.Authorities)
+	for i := range c.Authorities {
+		a := &c.Authorities[i]
+		a.Adapter = cmp.Or(a.Adapter, DefaultAuthorityAdapter)
+		a.Status = cmp.Or(a.Status, DefaultAuthorityStatus)
+	}
+	return c
+}
+
+// publicURLFor is the default public URL for a listen address: "http://" + addr, with 127.0.0.1 standing
+// in for a missing or unspecified host.
+func publicURLFor(addr string) string {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return "http://" + addr
+	}
+	if host == "" || host == "0.0.0.0" || host == "::" {
+		host = "127.0.0.1"
+	}
+	return "http://" + net.JoinHostPort(host, port)
+}
+
+// cloneOrNil copies s so a filled copy never shares its backing array with the original; an empty
+// slice becomes nil, so a configuration compares equal however its empty lists were written.
+func cloneOrNil[S ~[]E, E any](s S) S {
+	if len(s) == 0 {
+		return nil
+	}
+	return slices.Clone(s)
+}

@@ -1,0 +1,97 @@
+package broker
+
+import (
+	"cmp"
+	"errors"
+	"fmt"
+	"time"
+)
+
+// Queue types accepted by Config.QueueType.
+const (
+	QueueTypeQuorum  = "quorum"
+	QueueTypeClassic = "classic"
+)
+
+// Defaults used by Config.WithDefaults.
+const (
+	DefaultQueueType      = QueueTypeQuorum
+	DefaultDeliveryLimit  = 10
+	DefaultHeartbeat      = 10 * time.Second
+	DefaultPublishTimeout = 10 * time.Second
+	DefaultReconnectMin   = 100 * time.Millisecond
+	DefaultReconnectMax   = 10 * time.Second
+	DefaultConnectionName = "appealhub"
+)
+
+// Config configures a Publisher, a Consumer and the one-shot helpers (Inspect, Get, Ping).
+type Config struct {
+	// URL is the AMQP URL (amqp:// or amqps://). Required. It carries credentials: never log it.
+	URL string
+	// Names gives the AMQP object names. The zero value is the production naming.
+	Names Names
+	// QueueType is the type of the authority, dead and unroutable queues: "quorum" or "classic".
+	// Defaults to "quorum".
+	QueueType string
+	// DeliveryLimit is x-delivery-limit on quorum authority queues: a message delivered more
+	// often is dead-lettered to Names.Dead(). Ignored for classic queues. Defaults to 10.
+	DeliveryLimit int
+	// Heartbeat is the AMQP heartbeat interval; a dead peer is noticed after about three of them.
+	// Defaults to 10s.
+	Heartbeat time.Duration
+	// PublishTimeout bounds one PublishBatch (all publishes and all confirms). Defaults to 10s.
+	PublishTimeout time.Duration
+	// ReconnectMin is the first reconnect backoff; it doubles (with jitter) up to ReconnectMax.
+	// Defaults to 100ms.
+	ReconnectMin time.Duration
+	// ReconnectMax caps the reconnect backoff. Defaults to 10s.
+	ReconnectMax time.Duration
+	// ConnectionName prefixes the client-provided connection name shown by the broker
+	// ("<name>.publish", "<name>.consume"). Defaults to "appealhub".
+	ConnectionName string
+}
+
+// WithDefaults returns a copy of c with every zero field set to its default.
+func (c Config) WithDefaults() Config {
+	c.QueueType = cmp.Or(c.QueueType, DefaultQueueType)
+	c.DeliveryLimit = cmp.Or(c.DeliveryLimit, DefaultDeliveryLimit)
+	c.Heartbeat = cmp.Or(c.Heartbeat, DefaultHeartbeat)
+	c.PublishTimeout = cmp.Or(c.PublishTimeout, DefaultPublishTimeout)
+	c.ReconnectMin = cmp.Or(c.ReconnectMin, DefaultReconnectMin)
+	c.ReconnectMax = cmp.Or(c.ReconnectMax, DefaultReconnectMax)
+	c.ConnectionName = cmp.Or(c.ConnectionName, DefaultConnectionName)
+	return c
+}
+
+// Validate reports every invalid field of c (after WithDefaults) at once.
+func (c Config) Validate() error {
+	var errs []error
+	if c.URL == "" {
+		errs = append(errs, errors.New("url: must be set"))
+	}
+	if c.QueueType != QueueTypeQuorum && c.QueueType != QueueTypeClassic {
+		errs = append(errs, fmt.Errorf("queue_type: must be %q or %q, got %q", QueueTypeQuorum, QueueTypeClassic, c.QueueType))
+	}
+	if c.DeliveryLimit < 1 {
+		errs = append(errs, fmt.Errorf("delivery_limit: must be > 0, got %d", c.DeliveryLimit))
+	}
+	if c.Heartbeat < time.Second {
+		errs = append(errs, fmt.Errorf("heartbeat: must be >= 1s, got %s", c.Heartbeat))
+	}
+	if c.PublishTimeout <= 0 {
+		errs = append(errs, fmt.Errorf("publish_timeout: must be > 0, got %s", c.PublishTimeout))
+	}
+	if c.ReconnectMin <= 0 {
+		errs = append(errs, fmt.Errorf("reconnect_min: must be > 0, got %s", c.ReconnectMin))
+	}
+	if c.ReconnectMax < c.ReconnectMin {
+		errs = append(errs, fmt.Errorf("reconnect_max: must be >= reconnect_min (%s), got %s", c.ReconnectMin, c.ReconnectMax))
+	}
+	if len(c.Names.Dead()) > maxNameLen {
+		errs = append(errs, fmt.Errorf("names.prefix: too long (%d bytes)", len(c.Names.Prefix)))
+	}
+	if err := errors.Join(errs...); err != nil {
+		return fmt.Errorf("invalid broker config: %w", err)
+	}
+	return nil
+}

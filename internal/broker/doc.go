@@ -1,0 +1,60 @@
+// Package broker is Appeal Hub's only user of AMQP 0-9-1 (github.com/rabbitmq/amqp091-go): it
+// declares the topology, publishes with publisher confirms and consumes authority queues, over
+// connections that its own supervisors keep up.
+//
+// # Topology
+//
+// Under a name prefix (Names.Prefix, "" in production):
+//
+//	hub.deliver        direct exchange, durable, alternate-exchange = hub.unroutable
+//	  └─ rk=<code> ──▶ hub.authority.<code>   quorum queue (see AuthorityQueueArgs):
+//	                   x-delivery-limit, x-dead-letter-exchange = hub.dead,
+//	                   x-dead-letter-strategy = at-least-once, x-overflow = reject-publish
+//	hub.unroutable     fanout exchange ──▶ queue hub.unroutable (anything here is an alarm)
+//	hub.dead           fanout exchange ──▶ queue hub.dead (rejected and over-limit messages)
+//
+// Every connection declares the base topology (hub.dead, hub.unroutable, hub.deliver) first
+// thing after it opens, before anything else happens on it; authority queues are declared by
+// Publisher.EnsureAuthority and Consumer.Subscribe and again after every reconnect. Declarations
+// are idempotent. The policies are queue arguments, so they hold whatever the broker's defaults
+// or operator policies are (RabbitMQ 3.x quorum queues have no delivery limit by default, and
+// without at-least-once + reject-publish dead-lettering is at-most-once).
+//
+// Publishing is mandatory and persistent to hub.deliver. A message for an authority without a
+// queue is acked by the broker (a confirm does not mean "routed") and lands in hub.unroutable
+// through the alternate exchange; only if that fails too does basic.return report it.
+//
+// # Supervisors
+//
+// Publisher and Consumer each own one connection (publishing and consuming never share one: a
+// broker under a memory or disk alarm blocks publishing connections, and consumers must keep
+// draining). A supervisor goroutine dials, declares the base topology, lets its owner open
+// channels, then waits for the connection to die (NotifyClose) or for Stop. It then drops every
+// channel and dials again with exponential backoff and jitter (Config.ReconnectMin doubling up to
+// Config.ReconnectMax), forever, until stopped. Status reports the state, including
+// connection.blocked (NotifyBlocked is watched), for readiness checks.
+//
+// Every Notify* channel is buffered and always drained: amqp091-go drops a notification after
+// 5 s when a listener is full. Publisher confirms use PublishWithDeferredConfirmWithContext and
+// DeferredConfirmation (never NotifyPublish). Every PublishBatch is bounded by a timer: a
+// blocked broker stops reading the socket, the write hangs and ignores its context, so on
+// timeout the socket is closed under the library and the supervisor reconnects.
+//
+// # Why the library's Recovery stays off
+//
+// amqp091-go (v1.12+) can recover connections itself (Config.Recovery). It is left nil. Its
+// recovery reuses the same *Channel with delivery tags restarting at 1, and Channel.Ack has no
+// generation check, so an ack for a delivery received before a reconnect could ack a different
+// message after it. It also gives up after a fixed number of retries and skips topology it
+// failed to re-declare. The supervisors here build fresh connections and channels instead: a
+// delivery is settled on the channel it came from, so a late ack fails with a closed-channel
+// error (logged; the broker redelivers) and can never settle another message.
+//
+// # Consuming
+//
+// Each subscription (one authority) has its own channel with Qos(prefetch = concurrency) and
+// concurrency handler goroutines, so a slow authority never holds up another. Handlers return
+// an Outcome: Ack, Requeue (basic.reject with requeue, counted toward the delivery limit) or
+// Reject (dead-letters to hub.dead). Stop cancels the consumers, lets in-flight handlers finish
+// and settle until its context ends, then cancels them.
+package broker

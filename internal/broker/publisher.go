@@ -1,0 +1,372 @@
+package broker
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"maps"
+	"sync"
+	"time"
+
+	amqp "github.com/rabbitmq/amqp091-go"
+	"go.uber.org/zap"
+)
+
+// returnBuffer is the capacity of the NotifyReturn listener; returnTracker drains it continuously.
+const returnBuffer = 128
+
+// Status describes a Publisher's or Consumer's connection.
+type Status struct {
+	// Connected is true while a connection is open and its topology declared.
+	Connected bool
+	// Blocked is true between connection.blocked and connection.unblocked (memory or disk alarm).
+	Blocked bool
+	// Since is when Connected last changed (or when the component started).
+	Since time.Time
+	// LastError is the last connection error seen, kept after reconnecting ("" if none yet).
+	LastError string
+}
+
+// Message is one message for PublishBatch.
+type Message struct {
+	RoutingKey    string // authority code
+	MessageID     string
+	CorrelationID string
+	ContentType   string
+	Headers       map[string]any
+	Body          []byte
+}
+
+// Publisher publishes to Names.Deliver() over a connection of its own, kept up by a supervisor
+// (see the package documentation). Its methods are safe for concurrent use.
+type Publisher struct {
+	cfg    Config
+	cfgErr error
+	log    *zap.Logger
+	sup    *supervisor
+	sem    chan struct{} // capacity 1: serializes PublishBatch
+
+	mu    sync.Mutex
+	sess  *pubSession
+	codes map[string]struct{} // authorities ensured so far; re-declared after each reconnect
+
+	stopOnce sync.Once
+	stopped  chan struct{}
+}
+
+// pubSession is the publishing state of one connection.
+type pubSession struct {
+	link    *link
+	ch      *amqp.Channel // confirm mode
+	returns *returnTracker
+	wg      sync.WaitGroup // returns.run and the channel watcher
+
+	mu       sync.Mutex
+	declared map[string]struct{}
+}
+
+// NewPublisher returns a Publisher for cfg (defaults applied). logger may be nil. An invalid
+// cfg is reported by Start.
+func NewPublisher(cfg Config, logger *zap.Logger) *Publisher {
+	if logger == nil {
+		logger = zap.NewNop()
+	}
+	cfg = cfg.WithDefaults()
+	p := &Publisher{
+		cfg:     cfg,
+		cfgErr:  cfg.Validate(),
+		log:     logger.Named("broker.publisher"),
+		sem:     make(chan struct{}, 1),
+		codes:   make(map[string]struct{}),
+		stopped: make(chan struct{}),
+	}
+	p.sup = newSupervisor(cfg, "publish", p.log)
+	p.sup.up = p.up
+	p.sup.down = p.down
+	return p
+}
+
+// Start starts the connection supervisor and returns at once, without waiting for a connection;
+// until one is up PublishBatch and EnsureAuthority return ErrNotConnected. ctx is not retained:
+// only Stop stops the Publisher. Start after Stop returns ErrStopped.
+func (p *Publisher) Start(ctx context.Context) error {
+	if p.cfgErr != nil {
+		return fmt.Errorf("start publisher: %w", p.cfgErr)
+	}
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("start publisher: %w", err)
+	}
+	if err := p.sup.start(); err != nil {
+		return fmt.Errorf("start publisher: %w", err)
+	}
+	return nil
+}
+
+// Stop waits (until ctx is done) for a PublishBatch in progress to finish, then closes the
+// connection and waits for every goroutine of the Publisher. Idempotent and safe before Start;
+// concurrent calls all wait. It returns ctx's error if it had to cut a batch short.
+func (p *Publisher) Stop(ctx context.Context) error {
+	var err error
+	p.stopOnce.Do(func() {
+		select {
+		case p.sem <- struct{}{}:
+			defer func() { <-p.sem }()
+		case <-ctx.Done():
+			err = fmt.Errorf("stop publisher: %w", ctx.Err())
+		}
+		p.sup.stop()
+		close(p.stopped)
+	})
+	<-p.stopped
+	return err
+}
+
+// Stopped returns a channel closed once Stop has finished.
+func (p *Publisher) Stopped() <-chan struct{} { return p.stopped }
+
+// Status returns the connection status.
+func (p *Publisher) Status() Status { return p.sup.snapshot() }
+
+func (p *Publisher) current() *pubSession {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.sess
+}
+
+// up declares the authorities known so far and opens the confirm-mode publishing channel.
+func (p *Publisher) up(_ context.Context, l *link) error {
+	p.mu.Lock()
+	codes := maps.Clone(p.codes)
+	p.mu.Unlock()
+
+	sess := &pubSession{link: l, declared: make(map[string]struct{}, len(codes))}
+	if len(codes) > 0 {
+		err := withChannel(l.conn, func(ch *amqp.Channel) error {
+			for code := range codes {
+				if err := declareAuthority(ch, p.cfg, code); err != nil {
+					return err
+				}
+				sess.declared[code] = struct{}{}
+			}
+			return nil
+		})
+		if err != nil {
+			return fmt.Errorf("declare authorities: %w", err)
+		}
+	}
+
+	ch, err := l.conn.Channel()
+	if err != nil {
+		return fmt.Errorf("open publish channel: %w", err)
+	}
+	if err := ch.Confirm(false); err != nil {
+		return fmt.Errorf("enable publisher confirms: %w", err)
+	}
+	sess.ch = ch
+	sess.returns = newReturnTracker(ch.NotifyReturn(make(chan amqp.Return, returnBuffer)))
+	chClosed := ch.NotifyClose(make(chan *amqp.Error, 1))
+	sess.wg.Go(sess.returns.run)
+	sess.wg.Go(func() {
+		// A channel exception (say hub.deliver deleted: 404 on publish) closes only this
+		// channel; reconnecting re-declares the topology and opens a fresh one.
+		if e, ok := <-chClosed; ok && e != nil && !l.conn.IsClosed() {
+			p.log.Warn("publish channel closed by the broker, reconnecting", zap.Error(e))
+			l.abort()
+		}
+	})
+
+	p.mu.Lock()
+	p.sess = sess
+	p.mu.Unlock()
+	return nil
+}
+
+// down forgets the session of a closed link.
+func (p *Publisher) down(l *link) {
+	p.mu.Lock()
+	sess := p.sess
+	if sess != nil && sess.link == l {
+		p.sess = nil
+	}
+	p.mu.Unlock()
+	if sess != nil && sess.link == l {
+		sess.wg.Wait() // both goroutines end now that the channel is closed
+	}
+}
+
+// EnsureAuthority declares the queue of the authority code and its binding to Names.Deliver()
+// on the current connection, unless already declared on it; the base topology is declared on
+// every connect. The code is remembered and re-declared after each reconnect. It returns an
+// error wrapping ErrNotConnected when there is no connection, and ctx's error if ctx ends first.
+func (p *Publisher) EnsureAuthority(ctx context.Context, code string) error {
+	if err := p.cfg.Names.validateCode(code); err != nil {
+		return fmt.Errorf("ensure authority: %w", err)
+	}
+	sess := p.current()
+	if sess == nil {
+		return fmt.Errorf("ensure authority %s: %w", code, ErrNotConnected)
+	}
+	sess.mu.Lock()
+	_, ok := sess.declared[code]
+	sess.mu.Unlock()
+	if ok {
+		return nil
+	}
+	err := p.sup.call(ctx, func() error {
+		return withChannel(sess.link.conn, func(ch *amqp.Channel) error {
+			return declareAuthority(ch, p.cfg, code)
+		})
+	})
+	if err != nil {
+		return fmt.Errorf("ensure authority %s: %w", code, err)
+	}
+	sess.mu.Lock()
+	sess.declared[code] = struct{}{}
+	sess.mu.Unlock()
+	p.mu.Lock()
+	p.codes[code] = struct{}{}
+	p.mu.Unlock()
+	return nil
+}
+
+// PublishBatch publishes msgs to Names.Deliver() (persistent, mandatory, routing key =
+// Message.RoutingKey), pipelined on one confirm-mode channel, and waits for every confirm. The
+// whole batch is bounded by Config.PublishTimeout (and by ctx).
+//
+// errs has one entry per message: errs[i] == nil means the broker confirmed (acked) msgs[i]
+// and did not return it. Otherwise errs[i] wraps ErrNotConnected, ErrBlocked (nothing sent),
+// ErrNacked, ErrReturned, ErrConnectionLost, ErrPublishTimeout or ctx's error. If the timeout or
+// ctx ends the batch before every confirm is in, the connection is closed (a socket write to a
+// blocked broker hangs and ignores ctx) and the supervisor reconnects; unconfirmed messages must
+// be published again.
+//
+// Returns are matched to messages by routing key, message id and correlation id, so give every
+// message of a batch a distinct MessageID. Calls are serialized internally.
+func (p *Publisher) PublishBatch(ctx context.Context, msgs []Message) (errs []error) {
+	errs = make([]error, len(msgs))
+	if len(msgs) == 0 {
+		return errs
+	}
+	fill := func(from int, err error) {
+		for i := from; i < len(errs); i++ {
+			if errs[i] == nil {
+				errs[i] = err
+			}
+		}
+	}
+
+	select {
+	case p.sem <- struct{}{}:
+		defer func() { <-p.sem }()
+	case <-ctx.Done():
+		fill(0, fmt.Errorf("publish: %w", ctx.Err()))
+		return errs
+	}
+
+	sess := p.current()
+	if sess == nil {
+		fill(0, fmt.Errorf("publish: %w", ErrNotConnected))
+		return errs
+	}
+	if p.sup.snapshot().Blocked {
+		fill(0, fmt.Errorf("publish: %w", ErrBlocked))
+		return errs
+	}
+
+	bctx, cancel := context.WithTimeout(ctx, p.cfg.PublishTimeout)
+	defer cancel()
+	abort := context.AfterFunc(bctx, sess.link.abort)
+
+	dcs := make([]*amqp.DeferredConfirmation, len(msgs))
+	for i, m := range msgs {
+		if err := p.cfg.Names.validateCode(m.RoutingKey); err != nil {
+			errs[i] = fmt.Errorf("publish message %s: %w", m.MessageID, err)
+			continue
+		}
+		dc, err := sess.ch.PublishWithDeferredConfirmWithContext(bctx, p.cfg.Names.Deliver(), m.RoutingKey,
+			true, false, amqp.Publishing{
+				Headers:       toTable(m.Headers),
+				ContentType:   m.ContentType,
+				DeliveryMode:  amqp.Persistent,
+				CorrelationId: m.CorrelationID,
+				MessageId:     m.MessageID,
+				Body:          m.Body,
+			})
+		if err != nil {
+			errs[i] = fmt.Errorf("publish message %s: %w", m.MessageID, p.publishErr(bctx, ctx, sess, err))
+			if sess.ch.IsClosed() || bctx.Err() != nil {
+				fill(i+1, fmt.Errorf("publish: %w", p.publishErr(bctx, ctx, sess, err)))
+				break
+			}
+			continue
+		}
+		dcs[i] = dc
+	}
+
+	for i, dc := range dcs {
+		if dc == nil {
+			continue
+		}
+		var ack bool
+		var err error
+		select {
+		case <-dc.Done(): // prefer a confirm already in over a deadline that passed meanwhile
+			ack = dc.Acked()
+		default:
+			ack, err = dc.WaitContext(bctx)
+		}
+		switch {
+		case err != nil:
+			errs[i] = fmt.Errorf("wait for confirm of %s: %w", msgs[i].MessageID, p.publishErr(bctx, ctx, sess, err))
+		case !ack && (sess.ch.IsClosed() || bctx.Err() != nil):
+			errs[i] = fmt.Errorf("wait for confirm of %s: %w", msgs[i].MessageID, p.publishErr(bctx, ctx, sess, amqp.ErrClosed))
+		case !ack:
+			errs[i] = fmt.Errorf("publish message %s: %w", msgs[i].MessageID, ErrNacked)
+		}
+	}
+	if !abort() {
+		p.log.Warn("publish batch cut short, connection closed to reset it",
+			zap.Int("messages", len(msgs)), zap.Error(context.Cause(bctx)))
+	}
+
+	p.matchReturns(msgs, errs, sess.returns.take())
+	return errs
+}
+
+// publishErr classifies a publish or confirm failure.
+func (p *Publisher) publishErr(bctx, ctx context.Context, sess *pubSession, err error) error {
+	switch {
+	case ctx.Err() != nil:
+		return ctx.Err()
+	case bctx.Err() != nil:
+		return fmt.Errorf("%w after %s", ErrPublishTimeout, p.cfg.PublishTimeout)
+	case errors.Is(err, amqp.ErrClosed) || sess.ch.IsClosed():
+		return fmt.Errorf("%w: %w", ErrConnectionLost, err)
+	}
+	return err
+}
+
+type returnKey struct{ routingKey, messageID, correlationID string }
+
+// matchReturns marks the messages that came back with basic.return.
+func (p *Publisher) matchReturns(msgs []Message, errs []error, returns []amqp.Return) {
+	if len(returns) == 0 {
+		return
+	}
+	pending := make(map[returnKey][]int, len(msgs))
+	for i, m := range msgs {
+		k := returnKey{m.RoutingKey, m.MessageID, m.CorrelationID}
+		pending[k] = append(pending[k], i)
+	}
+	for _, r := range returns {
+		k := returnKey{r.RoutingKey, r.MessageId, r.CorrelationId}
+		idx := pending[k]
+		if len(idx) == 0 {
+			p.log.Error("basic.return matches no message of the batch",
+				zap.String("message_id", r.MessageId), zap.String("authority", r.RoutingKey))
+			continue
+		}
+		pending[k] = idx[1:]
+		errs[idx[0]] = fmt.Errorf("publish message %s: %w: %d %s", r.MessageId, ErrReturned, r.ReplyCode, r.ReplyText)
+	}
+}

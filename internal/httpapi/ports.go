@@ -1,0 +1,129 @@
+package httpapi
+
+import (
+	"cmp"
+	"context"
+	"time"
+
+	"appealhub/schemas"
+)
+
+// Principal kinds.
+const (
+	KindPortal    = "portal"
+	KindAuthority = "authority"
+	KindOperator  = "operator"
+)
+
+// Principal is an authenticated client.
+type Principal struct {
+	// ClientID is the client's stable id; it is logged and scopes what the client may see.
+	ClientID string
+	// Kind is KindPortal, KindAuthority or KindOperator.
+	Kind string
+	// Authority is the authority code of an authority client, empty otherwise.
+	Authority string
+}
+
+// Authenticator resolves a bearer token to a principal. It is called concurrently. For a token
+// that is simply unknown, return a *schemas.Error with code unauthorized: the request is answered
+// 401 without a log line. Any other error is logged and answered 401 too, except one wrapping
+// schemas.ErrUnavailable (the token store is down), which is answered 503 so that the client
+// retries instead of doubting its credentials.
+type Authenticator interface {
+	Authenticate(ctx context.Context, token string) (Principal, error)
+}
+
+// SubmitRequest is one accepted-for-processing POST /v1/appeals.
+type SubmitRequest struct {
+	// ClientID is the authenticated portal client.
+	ClientID string
+	// IdempotencyKey is the Idempotency-Key header (1 to 200 printable ASCII characters).
+	IdempotencyKey string
+	// Body is the raw request body, at most Config.MaxBodyBytes, not yet decoded or validated.
+	Body []byte
+	// TraceParent is the W3C traceparent header when it was well-formed, else empty.
+	TraceParent string
+}
+
+// Submitter validates and stores a submission (it calls schemas.DecodeSubmission) and returns the
+// receipt. It is called concurrently; ctx is the request's. Refusals are *schemas.Error; an error
+// wrapping schemas.ErrUnavailable is answered 503; anything else 500.
+type Submitter interface {
+	Submit(ctx context.Context, req SubmitRequest) (schemas.Receipt, error)
+}
+
+// CaseReader returns a case as its submitting client sees it. A case that does not exist or
+// belongs to another client is a *schemas.Error with code not_found.
+type CaseReader interface {
+	Case(ctx context.Context, clientID, id string) (schemas.Case, error)
+}
+
+// Check is the outcome of one readiness check.
+type Check struct {
+	Name   string `json:"name"`
+	OK     bool   `json:"ok"`
+	Detail string `json:"detail,omitempty"`
+}
+
+// Readiness reports the hub's readiness checks. It is called concurrently, on every /readyz, with
+// a context bounded by readyTimeout; it must not block past ctx.
+type Readiness interface {
+	Ready(ctx context.Context) []Check
+}
+
+// Defaults of Config.
+const (
+	DefaultAddr              = "127.0.0.1:8080"
+	DefaultMaxBodyBytes      = 25 << 20 // 25 MiB
+	DefaultReadHeaderTimeout = 10 * time.Second
+	DefaultReadTimeout       = 2 * time.Minute
+	DefaultWriteTimeout      = 3 * time.Minute
+	DefaultIdleTimeout       = 2 * time.Minute
+)
+
+// Config is the HTTP edge's configuration. Zero fields take their defaults (see WithDefaults).
+type Config struct {
+	// Addr is the listen address; ":0" or "127.0.0.1:0" picks a free port. Defaults to
+	// DefaultAddr (127.0.0.1:8080).
+	Addr string
+	// MaxBodyBytes bounds a request body. Defaults to DefaultMaxBodyBytes (25 MiB).
+	MaxBodyBytes int64
+	// ReadHeaderTimeout bounds reading the request headers. Defaults to 10 s.
+	ReadHeaderTimeout time.Duration
+	// ReadTimeout bounds reading the whole request, body included. Defaults to 2 min.
+	ReadTimeout time.Duration
+	// WriteTimeout bounds the time from the end of the headers to the end of the response, so it
+	// must exceed ReadTimeout. Defaults to 3 min.
+	WriteTimeout time.Duration
+	// IdleTimeout bounds an idle keep-alive connection. Defaults to 2 min.
+	IdleTimeout time.Duration
+}
+
+// WithDefaults returns a copy of c with every zero or negative field set to its default.
+func (c Config) WithDefaults() Config {
+	pos := func(d, def time.Duration) time.Duration {
+		if d <= 0 {
+			return def
+		}
+		return d
+	}
+	c.Addr = cmp.Or(c.Addr, DefaultAddr)
+	if c.MaxBodyBytes <= 0 {
+		c.MaxBodyBytes = DefaultMaxBodyBytes
+	}
+	c.ReadHeaderTimeout = pos(c.ReadHeaderTimeout, DefaultReadHeaderTimeout)
+	c.ReadTimeout = pos(c.ReadTimeout, DefaultReadTimeout)
+	c.WriteTimeout = pos(c.WriteTimeout, DefaultWriteTimeout)
+	c.IdleTimeout = pos(c.IdleTimeout, DefaultIdleTimeout)
+	return c
+}
+
+// Deps are the ports the handler calls. Auth, Submitter and Cases are required; Ready is optional
+// (no checks: always ready unless draining).
+type Deps struct {
+	Auth      Authenticator
+	Submitter Submitter
+	Cases     CaseReader
+	Ready     Readiness
+}

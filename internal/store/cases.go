@@ -1,0 +1,155 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"time"
+
+	"appealhub/schemas"
+)
+
+// CreateCase stores an accepted submission in one transaction: the case, one delivery per
+// addressee, the first events and one outbox row per delivery. When the client already used the
+// idempotency key, it stores nothing and returns the first case (Created false) for the caller to
+// compare RequestSHA256. trackingPrefix is prepended to an 8-digit sequence number.
+func (s *Store) CreateCase(ctx context.Context, nc schemas.NewCase, trackingPrefix string) (schemas.StoredCase, error) {
+	if existing, err := s.caseByKey(ctx, nc.ClientID, nc.IdempotencyKey); err == nil {
+		return existing, nil
+	} else if !errors.Is(err, ErrNotFound) {
+		return schemas.StoredCase{}, err
+	}
+	var out schemas.StoredCase
+	err := s.inTx(ctx, func(tx *sql.Tx) error {
+		var seq int64
+		if err := tx.QueryRowContext(ctx, `SELECT nextval('tracking_seq')`).Scan(&seq); err != nil {
+			return fmt.Errorf("next tracking number: %w", err)
+		}
+		tracking := fmt.Sprintf("%s%08d", trackingPrefix, seq)
+		_, err := tx.ExecContext(ctx, `
+			INSERT INTO appeals (id, tracking_number, client_id, idempotency_key, request_sha256,
+			                     case_kind, appeal_kind, body, trace_parent, received_at)
+			VALUES ($1, $2, $3, $4, $5, $6, NULLIF($7, ''), $8, $9, $10)`,
+			nc.ID, tracking, nc.ClientID, nc.IdempotencyKey, nc.RequestSHA256,
+			string(nc.CaseKind), string(nc.AppealKind), nc.Body, nc.TraceParent, nc.ReceivedAt)
+		if err != nil {
+			return fmt.Errorf("insert appeal: %w", mapErr(err))
+		}
+		if _, err := tx.ExecContext(ctx, `
+			INSERT INTO events (appeal_id, type, status, created_at) VALUES ($1, $2, $3, $4)`,
+			nc.ID, string(schemas.EventSubmissionAccepted), string(schemas.StatusAccepted), nc.ReceivedAt); err != nil {
+			return fmt.Errorf("insert event: %w", err)
+		}
+		for _, d := range nc.Deliveries {
+			if _, err := tx.ExecContext(ctx, `
+				INSERT INTO deliveries (id, appeal_id, authority_code, status, created_at, updated_at)
+				VALUES ($1, $2, $3, $4, $5, $5)`,
+				d.ID, nc.ID, d.Authority, string(schemas.StatusAccepted), nc.ReceivedAt); err != nil {
+				return fmt.Errorf("insert delivery: %w", mapErr(err))
+			}
+			if _, err := tx.ExecContext(ctx, `
+				INSERT INTO outbox (delivery_id, routing_key, attempt, available_at, created_at)
+				VALUES ($1, $2, 0, $3, $3)`, d.ID, d.Authority, nc.ReceivedAt); err != nil {
+				return fmt.Errorf("insert outbox row: %w", err)
+			}
+		}
+		out = schemas.StoredCase{ID: nc.ID, TrackingNumber: tracking, ReceivedAt: nc.ReceivedAt,
+			RequestSHA256: nc.RequestSHA256, Created: true}
+		return nil
+	})
+	if errors.Is(err, ErrDuplicate) {
+		// Another request with the same key committed first: answer with its case.
+		if existing, err2 := s.caseByKey(ctx, nc.ClientID, nc.IdempotencyKey); err2 == nil {
+			return existing, nil
+		}
+	}
+	if err != nil {
+		return schemas.StoredCase{}, fmt.Errorf("create case: %w", err)
+	}
+	return out, nil
+}
+
+func (s *Store) caseByKey(ctx context.Context, clientID, key string) (schemas.StoredCase, error) {
+	var c schemas.StoredCase
+	err := s.db.QueryRowContext(ctx, `
+		SELECT id, tracking_number, received_at, request_sha256
+		FROM appeals WHERE client_id = $1 AND idempotency_key = $2`, clientID, key).
+		Scan(&c.ID, &c.TrackingNumber, &c.ReceivedAt, &c.RequestSHA256)
+	if err != nil {
+		return c, fmt.Errorf("find case by idempotency key: %w", mapErr(err))
+	}
+	return c, nil
+}
+
+// Case returns a case with its deliveries and timeline, if clientID submitted it (ErrNotFound
+// otherwise, so that another client cannot tell the id exists).
+func (s *Store) Case(ctx context.Context, clientID, id string) (schemas.Case, error) {
+	var c schemas.Case
+	var appealKind sql.NullString
+	err := s.db.QueryRowContext(ctx, `
+		SELECT id, tracking_number, case_kind, appeal_kind, received_at
+		FROM appeals WHERE id = $1 AND client_id = $2`, id, clientID).
+		Scan(&c.ID, &c.TrackingNumber, &c.CaseKind, &appealKind, &c.ReceivedAt)
+	if err != nil {
+		return c, fmt.Errorf("read case: %w", mapErr(err))
+	}
+	c.AppealKind = schemas.AppealKind(appealKind.String)
+	if c.Deliveries, err = s.deliveriesOf(ctx, id); err != nil {
+		return c, err
+	}
+	if c.Events, err = s.eventsOf(ctx, id); err != nil {
+		return c, err
+	}
+	return c, nil
+}
+
+func (s *Store) deliveriesOf(ctx context.Context, appealID string) ([]schemas.Delivery, error) {
+	rows, err := s.db.QueryContext(ctx, `
+		SELECT id, authority_code, status, attempts, next_attempt_at, last_error, updated_at, delivered_at
+		FROM deliveries WHERE appeal_id = $1 ORDER BY authority_code`, appealID)
+	if err != nil {
+		return nil, fmt.Errorf("read deliveries: %w", err)
+	}
+	defer rows.Close()
+	out := []schemas.Delivery{}
+	for rows.Next() {
+		var d schemas.Delivery
+		var next, delivered sql.NullTime
+		if err := rows.Scan(&d.ID, &d.Authority, &d.Status, &d.Attempts, &next, &d.LastError, &d.UpdatedAt, &delivered); err != nil {
+			return nil, fmt.Errorf("scan delivery: %w", err)
+		}
+		d.NextAttemptAt = nullTime(next)
+		d.DeliveredAt = nullTime(delivered)
+		out = append(out, d)
+	}
+	return out, rows.Err()
+}
+
+func (s *Store) eventsOf(ctx context.Context, appealID string) ([]schemas.Event, error) {
+	rows, err := s.db.QueryContext(ctx, `
+		SELECT e.seq, e.type, coalesce(e.delivery_id::text, ''), coalesce(d.authority_code, ''), e.status, e.detail, e.created_at
+		FROM events e LEFT JOIN deliveries d ON d.id = e.delivery_id
+		WHERE e.appeal_id = $1 ORDER BY e.seq`, appealID)
+	if err != nil {
+		return nil, fmt.Errorf("read events: %w", err)
+	}
+	defer rows.Close()
+	out := []schemas.Event{}
+	for rows.Next() {
+		var e schemas.Event
+		if err := rows.Scan(&e.Seq, &e.Type, &e.DeliveryID, &e.Authority, &e.Status, &e.Detail, &e.At); err != nil {
+			return nil, fmt.Errorf("scan event: %w", err)
+		}
+		out = append(out, e)
+	}
+	return out, rows.Err()
+}
+
+func nullTime(t sql.NullTime) *time.Time {
+	if !t.Valid {
+		return nil
+	}
+	v := t.Time
+	return &v
+}

@@ -1,0 +1,167 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"time"
+	"unicode/utf8"
+
+	"github.com/lib/pq"
+
+	"appealhub/schemas"
+)
+
+// RelayBatch claims up to limit pending outbox rows that are due at now (FOR UPDATE SKIP LOCKED, so
+// several relays share the outbox), calls publish with them while holding the claim (publish reports, per message, nil when the
+// broker confirmed it), then in the same transaction marks the confirmed rows published (and their deliveries queued, with an event) and
+// pushes the failed ones back by retryAfter. If the process dies before the commit, the claim is
+// released and the rows are published again: the delivery id absorbs the duplicate downstream.
+func (s *Store) RelayBatch(ctx context.Context, now time.Time, limit int, retryAfter time.Duration,
+	publish func(ctx context.Context, msgs []schemas.OutboxMessage) []error) (published, failed int, err error) {
+	err = s.inTx(ctx, func(tx *sql.Tx) error {
+		rows, err := tx.QueryContext(ctx, `
+			SELECT o.id, o.delivery_id, a.id, a.tracking_number, o.routing_key, o.attempt, a.trace_parent
+			FROM outbox o
+			JOIN deliveries d ON d.id = o.delivery_id
+			JOIN appeals a ON a.id = d.appeal_id
+			WHERE o.status = 'pending' AND o.available_at <= $1
+			ORDER BY o.available_at, o.id
+			LIMIT $2
+			FOR UPDATE OF o SKIP LOCKED`, now, limit)
+		if err != nil {
+			return fmt.Errorf("claim outbox rows: %w", err)
+		}
+		var msgs []schemas.OutboxMessage
+		for rows.Next() {
+			var m schemas.OutboxMessage
+			if err := rows.Scan(&m.ID, &m.DeliveryID, &m.AppealID, &m.TrackingNumber, &m.Authority, &m.Attempt, &m.TraceParent); err != nil {
+				rows.Close()
+				return fmt.Errorf("scan outbox row: %w", err)
+			}
+			msgs = append(msgs, m)
+		}
+		if err := rows.Close(); err != nil {
+			return fmt.Errorf("read outbox rows: %w", err)
+		}
+		if err := rows.Err(); err != nil {
+			return fmt.Errorf("read outbox rows: %w", err)
+		}
+		if len(msgs) == 0 {
+			return nil
+		}
+		errs := publish(ctx, msgs)
+		var okIDs []int64
+		var okDeliveries []string
+		for i, m := range msgs {
+			if i < len(errs) && errs[i] == nil {
+				okIDs = append(okIDs, m.ID)
+				okDeliveries = append(okDeliveries, m.DeliveryID)
+				continue
+			}
+			failed++
+			msg := "not published"
+			if i < len(errs) {
+				msg = errs[i].Error()
+			}
+			if _, err := tx.ExecContext(ctx, `
+				UPDATE outbox SET publish_failures = publish_failures + 1, last_error = $2, available_at = $3
+				WHERE id = $1`, m.ID, truncate(msg, 500), now.Add(retryAfter)); err != nil {
+				return fmt.Errorf("record publish failure: %w", err)
+			}
+		}
+		if len(okIDs) == 0 {
+			return nil
+		}
+		if _, err := tx.ExecContext(ctx, `
+			UPDATE outbox SET status = 'published', published_at = $2 WHERE id = ANY($1)`,
+			pq.Array(okIDs), now); err != nil {
+			return fmt.Errorf("mark outbox rows published: %w", err)
+		}
+		if _, err := tx.ExecContext(ctx, `
+			WITH queued AS (
+				UPDATE deliveries SET status = 'queued', updated_at = $2
+				WHERE id = ANY($1::uuid[]) AND status = 'accepted'
+				RETURNING id, appeal_id)
+			INSERT INTO events (appeal_id, delivery_id, type, status, created_at)
+			SELECT appeal_id, id, $3, 'queued', $2 FROM queued`,
+			pq.Array(okDeliveries), now, string(schemas.EventDeliveryQueued)); err != nil {
+			return fmt.Errorf("mark deliveries queued: %w", err)
+		}
+		published = len(okIDs)
+		return nil
+	})
+	if err != nil {
+		return 0, 0, fmt.Errorf("relay batch: %w", err)
+	}
+	return published, failed, nil
+}
+
+// NextOutboxDue returns when the earliest pending outbox row becomes due, or ok false if none is pending.
+func (s *Store) NextOutboxDue(ctx context.Context) (due time.Time, ok bool, err error) {
+	var t sql.NullTime
+	if err := s.db.QueryRowContext(ctx, `SELECT min(available_at) FROM outbox WHERE status = 'pending'`).Scan(&t); err != nil {
+		return time.Time{}, false, fmt.Errorf("read next outbox due time: %w", err)
+	}
+	return t.Time, t.Valid, nil
+}
+
+// OutboxStats reports the pending rows and the age of the oldest one at now.
+func (s *Store) OutboxStats(ctx context.Context, now time.Time) (pending int, oldest time.Duration, err error) {
+	var min sql.NullTime
+	if err := s.db.QueryRowContext(ctx, `
+		SELECT count(*), min(created_at) FROM outbox WHERE status = 'pending'`).Scan(&pending, &min); err != nil {
+		return 0, 0, fmt.Errorf("read outbox stats: %w", err)
+	}
+	if min.Valid {
+		oldest = now.Sub(min.Time)
+	}
+	return pending, oldest, nil
+}
+
+// PurgePublished deletes outbox rows published before cutoff and returns how many.
+func (s *Store) PurgePublished(ctx context.Context, cutoff time.Time) (int64, error) {
+	res, err := s.db.ExecContext(ctx, `DELETE FROM outbox WHERE status = 'published' AND published_at < $1`, cutoff)
+	if err != nil {
+		return 0, fmt.Errorf("purge published outbox rows: %w", err)
+	}
+	return res.RowsAffected()
+}
+
+// WatchOutbox listens (LISTEN/NOTIFY) for commits that insert outbox rows of this store's schema
+// and signals the returned channel (coalesced: one pending signal at most). It also signals after
+// the listener reconnects, when notifications may have been missed. It stops when ctx is done.
+func (s *Store) WatchOutbox(ctx context.Context) (<-chan struct{}, error) {
+	l := pq.NewListener(s.dsn, 100*time.Millisecond, 10*time.Second, nil)
+	if err := l.Listen(s.NotifyChannel()); err != nil {
+		_ = l.Close()
+		return nil, fmt.Errorf("listen %s: %w", s.NotifyChannel(), err)
+	}
+	out := make(chan struct{}, 1)
+	go func() {
+		defer func() { _ = l.Close() }()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-l.Notify:
+				select {
+				case out <- struct{}{}:
+				default:
+				}
+			}
+		}
+	}()
+	return out, nil
+}
+
+// truncate shortens s to at most n bytes without splitting a UTF-8 sequence.
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n]
+}

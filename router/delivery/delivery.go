@@ -1,0 +1,255 @@
+// Package delivery makes delivery attempts: for each message from an authority's queue it reads the
+// stored delivery, encodes it with the authority's adapter, sends it with the transport, and records
+// the outcome in one transaction before the message is acknowledged. A transient failure schedules a
+// retry through the outbox (exponential backoff with jitter) and the message is acknowledged at
+// once: the worker never holds a message while it waits. A permanent failure, or the last attempt,
+// ends the delivery dead with its reason, for operators to see and redrive.
+package delivery
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"time"
+
+	"go.uber.org/zap"
+
+	"appealhub/adapters"
+	"appealhub/internal/clock"
+	"appealhub/schemas"
+)
+
+// Store is the worker's view of the database.
+type Store interface {
+	DeliveryTask(ctx context.Context, deliveryID string) (schemas.DeliveryTask, error)
+	RecordOutcome(ctx context.Context, o schemas.DeliveryOutcome) (applied bool, err error)
+}
+
+// Adapters finds an adapter by its registry name.
+type Adapters interface {
+	Get(name string) (adapters.Adapter, bool)
+}
+
+// Defaults.
+const (
+	DefaultRequestTimeout = 30 * time.Second
+	DefaultMaxAttempts    = 8
+	DefaultBackoffBase    = 2 * time.Second
+	DefaultBackoffMax     = time.Hour
+	DefaultBackoffJitter  = 0.2
+)
+
+// Config configures the worker.
+type Config struct {
+	// RequestTimeout bounds one send to an authority's system. Defaults to 30s.
+	RequestTimeout time.Duration
+	// MaxAttempts is the number of attempts before a delivery is dead. Defaults to 8.
+	MaxAttempts int
+	// BackoffBase is the wait after the first failed attempt; it doubles after each. Defaults to 2s.
+	BackoffBase time.Duration
+	// BackoffMax caps the wait. Defaults to 1h.
+	BackoffMax time.Duration
+	// BackoffJitter spreads each wait by ± this fraction. Defaults to 0.2.
+	BackoffJitter float64
+	// Clock defaults to the real clock.
+	Clock clock.Clock
+}
+
+// Outcome tells the broker what to do with the message.
+type Outcome int
+
+const (
+	// Ack: the attempt is recorded (or the message was stale); remove the message.
+	Ack Outcome = iota
+	// Requeue: nothing was recorded (shutting down, database unreachable); deliver the message again.
+	Requeue
+	// Reject: the message itself is unusable; dead-letter it.
+	Reject
+)
+
+// Worker makes delivery attempts. It is safe for concurrent use.
+type Worker struct {
+	cfg       Config
+	store     Store
+	adapters  Adapters
+	transport adapters.Transport
+	logger    *zap.Logger
+}
+
+// New returns a Worker.
+func New(cfg Config, st Store, reg Adapters, transport adapters.Transport, logger *zap.Logger) *Worker {
+	if logger == nil {
+		logger = zap.NewNop()
+	}
+	if cfg.RequestTimeout <= 0 {
+		cfg.RequestTimeout = DefaultRequestTimeout
+	}
+	if cfg.MaxAttempts <= 0 {
+		cfg.MaxAttempts = DefaultMaxAttempts
+	}
+	if cfg.BackoffBase <= 0 {
+		cfg.BackoffBase = DefaultBackoffBase
+	}
+	if cfg.BackoffMax <= 0 {
+		cfg.BackoffMax = DefaultBackoffMax
+	}
+	if cfg.BackoffJitter < 0 || cfg.BackoffJitter > 1 {
+		cfg.BackoffJitter = DefaultBackoffJitter
+	}
+	cfg.Clock = clock.OrReal(cfg.Clock)
+	return &Worker{cfg: cfg, store: st, adapters: reg, transport: transport, logger: logger.Named("delivery")}
+}
+
+// Handle makes the attempt a message asks for and records it. ctx is cancelled on hard shutdown.
+func (w *Worker) Handle(ctx context.Context, msg schemas.DeliveryMessage) Outcome {
+	log := w.logger.With(zap.String("delivery_id", msg.DeliveryID), zap.String("authority", msg.Authority),
+		zap.String("tracking_number", msg.TrackingNumber))
+	if msg.DeliveryID == "" {
+		log.Warn("message without a delivery id: dead-lettered")
+		return Reject
+	}
+	var task schemas.DeliveryTask
+	err := w.retryStore(ctx, func() (err error) {
+		task, err = w.store.DeliveryTask(ctx, msg.DeliveryID)
+		if errors.Is(err, schemas.ErrNotFound) {
+			return nil
+		}
+		return err
+	})
+	switch {
+	case err != nil:
+		return Requeue
+	case task.DeliveryID == "":
+		log.Warn("message for an unknown delivery: dead-lettered")
+		return Reject
+	case !task.Status.Pending() || task.Attempts != msg.Attempt:
+		log.Debug("stale message: attempt already recorded", zap.Int("attempt", msg.Attempt+1), zap.Int("attempts", task.Attempts))
+		return Ack
+	}
+
+	outcome := w.attempt(ctx, task)
+	if ctx.Err() != nil && outcome.Status != schemas.StatusDelivered && outcome.Status != schemas.StatusSent {
+		return Requeue // cut short by shutdown: try again in the next process, same attempt number
+	}
+	var applied bool
+	if err := w.retryStore(ctx, func() (err error) {
+		applied, err = w.store.RecordOutcome(context.WithoutCancel(ctx), outcome)
+		return err
+	}); err != nil {
+		return Requeue
+	}
+	fields := []zap.Field{zap.Int("attempt", outcome.Attempt), zap.String("status", string(outcome.Status))}
+	switch {
+	case !applied:
+		log.Debug("attempt recorded by another worker", fields...)
+	case outcome.Status == schemas.StatusDead:
+		log.Warn("delivery dead", append(fields, zap.String("error", outcome.Error))...)
+	case outcome.Status == schemas.StatusQueued:
+		log.Info("delivery attempt failed; retry scheduled", append(fields, zap.String("error", outcome.Error),
+			zap.Time("next_attempt_at", outcome.NextAttemptAt))...)
+	default:
+		log.Info("delivery sent", fields...)
+	}
+	return Ack
+}
+
+// attempt sends the delivery once and says what to record.
+func (w *Worker) attempt(ctx context.Context, task schemas.DeliveryTask) schemas.DeliveryOutcome {
+	out := schemas.DeliveryOutcome{DeliveryID: task.DeliveryID, Attempt: task.Attempts + 1}
+	reply, err := w.send(ctx, task, out.Attempt)
+	out.At = w.cfg.Clock.Now().UTC()
+	switch {
+	case err == nil && reply.Delivered:
+		out.Status = schemas.StatusDelivered
+		out.Reference = reply.Reference
+	case err == nil:
+		out.Status = schemas.StatusSent
+		out.Reference = reply.Reference
+	case adapters.IsPermanent(err):
+		out.Status = schemas.StatusDead
+		out.Error = "permanent: " + err.Error()
+	case out.Attempt >= w.cfg.MaxAttempts:
+		out.Status = schemas.StatusDead
+		out.Error = fmt.Sprintf("gave up after %d attempts: %v", out.Attempt, err)
+	default:
+		out.Status = schemas.StatusQueued
+		out.Error = err.Error()
+		out.NextAttemptAt = out.At.Add(Backoff(out.Attempt, w.cfg.BackoffBase, w.cfg.BackoffMax, w.cfg.BackoffJitter, rand.Float64()))
+	}
+	return out
+}
+
+func (w *Worker) send(ctx context.Context, task schemas.DeliveryTask, attempt int) (adapters.Reply, error) {
+	if task.AuthorityStatus != "active" {
+		return adapters.Reply{}, fmt.Errorf("authority %s is %s", task.Authority, task.AuthorityStatus)
+	}
+	ad, ok := w.adapters.Get(task.Adapter)
+	if !ok {
+		return adapters.Reply{}, adapters.Permanent(fmt.Errorf("no adapter named %q", task.Adapter))
+	}
+	if task.Endpoint == "" {
+		return adapters.Reply{}, adapters.Permanent(errors.New("authority has no endpoint"))
+	}
+	doc := adapters.Document{
+		DeliveryID: task.DeliveryID, AppealID: task.AppealID, TrackingNumber: task.TrackingNumber,
+		Authority: task.Authority, Attempt: attempt, ReceivedAt: task.ReceivedAt, Raw: task.Body,
+	}
+	if err := json.Unmarshal(task.Body, &doc.Submission); err != nil {
+		return adapters.Reply{}, adapters.Permanent(fmt.Errorf("stored submission unreadable: %w", err))
+	}
+	body, err := ad.Encode(doc)
+	if err != nil {
+		return adapters.Reply{}, adapters.Permanent(fmt.Errorf("encode with %s: %w", ad.Name(), err))
+	}
+	req := adapters.Request{Endpoint: task.Endpoint, DeliveryID: task.DeliveryID, MediaType: ad.MediaType(),
+		Body: body, Token: task.Token}
+	if task.TraceParent != "" {
+		req.Headers = map[string]string{"traceparent": task.TraceParent}
+	}
+	sendCtx, cancel := context.WithTimeout(ctx, w.cfg.RequestTimeout)
+	defer cancel()
+	resp, err := w.transport.Send(sendCtx, req)
+	if err != nil {
+		return adapters.Reply{}, fmt.Errorf("send: %w", err)
+	}
+	reply, err := ad.DecodeReply(resp.MediaType, resp.Body)
+	if err != nil {
+		// The system took the document (2xx) but its answer is unreadable: it was sent, not confirmed.
+		w.logger.Warn("unreadable reply from the authority's system", zap.String("delivery_id", task.DeliveryID), zap.Error(err))
+		return adapters.Reply{}, nil
+	}
+	return reply, nil
+}
+
+// retryStore runs fn until it succeeds or ctx is done, backing off between failures (the database
+// may be restarting). It returns the last error only when ctx ended first.
+func (w *Worker) retryStore(ctx context.Context, fn func() error) error {
+	for failures := 0; ; failures++ {
+		err := fn()
+		if err == nil {
+			return nil
+		}
+		w.logger.Warn("database unavailable; retrying", zap.Error(err))
+		t := time.NewTimer(min(100*time.Millisecond<<min(failures, 6), 5*time.Second))
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return err
+		case <-t.C:
+		}
+	}
+}
+
+// Backoff is the wait before the attempt after failed attempt n (1-based): base·2^(n-1), capped at
+// max, spread by ±jitter using r in [0,1).
+func Backoff(n int, base, max time.Duration, jitter, r float64) time.Duration {
+	d := base
+	for i := 1; i < n && d < max; i++ {
+		d *= 2
+	}
+	d = min(d, max)
+	spread := 1 + jitter*(2*r-1)
+	return time.Duration(float64(d) * spread)
+}

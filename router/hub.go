@@ -1,0 +1,263 @@
+package router
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"go.uber.org/zap"
+
+	"appealhub/adapters"
+	"appealhub/adapters/httppush"
+	"appealhub/adapters/jsondoc"
+	"appealhub/config"
+	"appealhub/internal/broker"
+	"appealhub/internal/clock"
+	"appealhub/internal/httpapi"
+	"appealhub/internal/store"
+	"appealhub/router/delivery"
+	"appealhub/router/intake"
+	"appealhub/router/relay"
+	"appealhub/schemas"
+)
+
+// Compile-time checks that the concrete dependencies satisfy the stages' ports.
+var (
+	_ intake.Store          = (*store.Store)(nil)
+	_ relay.Outbox          = (*store.Store)(nil)
+	_ delivery.Store        = (*store.Store)(nil)
+	_ relay.Publisher       = (*relayPublisher)(nil)
+	_ httpapi.Authenticator = (*Hub)(nil)
+	_ httpapi.Submitter     = (*Hub)(nil)
+	_ httpapi.CaseReader    = (*Hub)(nil)
+	_ httpapi.Readiness     = (*Hub)(nil)
+)
+
+// DefaultAuthoritySync is how often a hub looks for authorities added or resumed in the registry.
+const DefaultAuthoritySync = 2 * time.Second
+
+// Options are the hub's dependencies beyond its configuration; every field is optional.
+type Options struct {
+	Logger *zap.Logger
+	Clock  clock.Clock
+	// Adapters defaults to a registry with the JSON adapter.
+	Adapters *adapters.Registry
+	// Transport defaults to HTTP push configured from cfg.Delivery.
+	Transport adapters.Transport
+	// AuthoritySync defaults to DefaultAuthoritySync.
+	AuthoritySync time.Duration
+}
+
+// Hub is one hub process: HTTP intake, relay and delivery workers over one store and one broker.
+type Hub struct {
+	cfg       config.Config
+	logger    *zap.Logger
+	store     *store.Store
+	publisher *broker.Publisher
+	consumer  *broker.Consumer
+	relay     *relay.Relay
+	worker    *delivery.Worker
+	intake    *intake.Intake
+	http      *httpapi.Server
+	syncEvery time.Duration
+
+	mu         sync.Mutex
+	subscribed map[string]bool
+	syncCancel context.CancelFunc
+	syncDone   chan struct{}
+	stopOnce   sync.Once
+	stopErr    error
+}
+
+// New opens the store, refuses a database schema older than the binary, and builds the hub. It does
+// not start anything.
+func New(ctx context.Context, cfg config.Config, opts Options) (*Hub, error) {
+	cfg = cfg.WithDefaults()
+	logger := opts.Logger
+	if logger == nil {
+		logger = zap.NewNop()
+	}
+	st, err := store.Open(ctx, store.Config{URL: cfg.Database.URL, Schema: cfg.Database.Schema,
+		MaxOpenConns: cfg.Database.MaxOpenConns, MaxIdleConns: cfg.Database.MaxIdleConns,
+		ConnMaxLifetime: cfg.Database.ConnMaxLifetime})
+	if err != nil {
+		return nil, err
+	}
+	if err := st.CheckSchema(ctx); err != nil {
+		_ = st.Close()
+		return nil, err
+	}
+	reg := opts.Adapters
+	if reg == nil {
+		reg = adapters.NewRegistry()
+		reg.MustRegister(jsondoc.New())
+	}
+	transport := opts.Transport
+	if transport == nil {
+		transport = httppush.New(httppush.Config{Timeout: cfg.Delivery.RequestTimeout, ConnectTimeout: cfg.Delivery.ConnectTimeout})
+	}
+	bcfg := broker.Config{URL: cfg.Broker.URL, Names: broker.Names{Prefix: cfg.Broker.Prefix},
+		QueueType: cfg.Broker.QueueType, DeliveryLimit: cfg.Broker.DeliveryLimit, Heartbeat: cfg.Broker.Heartbeat,
+		PublishTimeout: cfg.Broker.PublishTimeout, ReconnectMin: cfg.Broker.ReconnectMin,
+		ReconnectMax: cfg.Broker.ReconnectMax, ConnectionName: "appealhub"}
+	h := &Hub{
+		cfg:        cfg,
+		logger:     logger,
+		store:      st,
+		publisher:  broker.NewPublisher(bcfg, logger.Named("broker.publish")),
+		consumer:   broker.NewConsumer(bcfg, logger.Named("broker.consume")),
+		subscribed: map[string]bool{},
+		syncEvery:  opts.AuthoritySync,
+	}
+	if h.syncEvery <= 0 {
+		h.syncEvery = DefaultAuthoritySync
+	}
+	h.intake = intake.New(intake.Config{PublicURL: cfg.HTTP.PublicURL, Clock: opts.Clock}, st, logger)
+	h.relay = relay.New(relay.Config{BatchSize: cfg.Relay.BatchSize, PollInterval: cfg.Relay.PollInterval, Clock: opts.Clock},
+		st, &relayPublisher{pub: h.publisher}, logger)
+	h.worker = delivery.New(delivery.Config{RequestTimeout: cfg.Delivery.RequestTimeout, MaxAttempts: cfg.Delivery.MaxAttempts,
+		BackoffBase: cfg.Delivery.BackoffBase, BackoffMax: cfg.Delivery.BackoffMax, BackoffJitter: cfg.Delivery.BackoffJitter,
+		Clock: opts.Clock}, st, reg, transport, logger)
+	hcfg := httpapi.Config{Addr: cfg.HTTP.Addr, MaxBodyBytes: cfg.HTTP.MaxBodyBytes, ReadHeaderTimeout: cfg.HTTP.ReadHeaderTimeout,
+		ReadTimeout: cfg.HTTP.ReadTimeout, WriteTimeout: cfg.HTTP.WriteTimeout, IdleTimeout: cfg.HTTP.IdleTimeout}
+	handler := httpapi.NewHandler(hcfg, httpapi.Deps{Auth: h, Submitter: h, Cases: h, Ready: h}, logger)
+	h.http = httpapi.NewServer(hcfg, handler, logger)
+	return h, nil
+}
+
+// Store returns the hub's store (for the CLI and tests).
+func (h *Hub) Store() *store.Store { return h.store }
+
+// Addr returns the HTTP listen address after Start.
+func (h *Hub) Addr() string { return h.http.Addr() }
+
+// Start seeds the configured clients and authorities, connects to the broker, subscribes to every
+// active authority's queue, and starts the relay and the HTTP server. It returns once all run.
+func (h *Hub) Start(ctx context.Context) error {
+	if err := h.seed(ctx); err != nil {
+		return err
+	}
+	if err := h.publisher.Start(ctx); err != nil {
+		return fmt.Errorf("start publisher: %w", err)
+	}
+	if err := h.consumer.Start(ctx); err != nil {
+		return fmt.Errorf("start consumer: %w", err)
+	}
+	if err := h.syncAuthorities(ctx); err != nil {
+		return err
+	}
+	if err := h.relay.Start(ctx); err != nil {
+		return fmt.Errorf("start relay: %w", err)
+	}
+	syncCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	h.mu.Lock()
+	h.syncCancel, h.syncDone = cancel, make(chan struct{})
+	h.mu.Unlock()
+	go h.syncLoop(syncCtx)
+	if err := h.http.Start(ctx); err != nil {
+		return fmt.Errorf("start http: %w", err)
+	}
+	h.logger.Info("hub started", zap.String("http_addr", h.http.Addr()))
+	return nil
+}
+
+// Stop shuts the hub down in two stages: first softly (report not ready, refuse new submissions,
+// let in-flight HTTP requests and deliveries finish), then, when ctx is done, by cancelling what is
+// left (unfinished deliveries go back to their queues). Idempotent.
+func (h *Hub) Stop(ctx context.Context) error {
+	h.stopOnce.Do(func() {
+		h.http.SetDraining()
+		var errs []error
+		if err := h.http.Stop(ctx); err != nil {
+			errs = append(errs, fmt.Errorf("stop http: %w", err))
+		}
+		h.mu.Lock()
+		cancel, done := h.syncCancel, h.syncDone
+		h.mu.Unlock()
+		if cancel != nil {
+			cancel()
+			<-done
+		}
+		if err := h.consumer.Stop(ctx); err != nil {
+			errs = append(errs, fmt.Errorf("stop consumer: %w", err))
+		}
+		if err := h.relay.Stop(ctx); err != nil {
+			errs = append(errs, fmt.Errorf("stop relay: %w", err))
+		}
+		if err := h.publisher.Stop(context.WithoutCancel(ctx)); err != nil {
+			errs = append(errs, fmt.Errorf("stop publisher: %w", err))
+		}
+		if err := h.store.Close(); err != nil {
+			errs = append(errs, fmt.Errorf("close store: %w", err))
+		}
+		h.stopErr = errors.Join(errs...)
+		h.logger.Info("hub stopped")
+	})
+	return h.stopErr
+}
+
+// seed upserts the clients and authorities of the configuration (token hashes only).
+func (h *Hub) seed(ctx context.Context) error {
+	for _, c := range h.cfg.Clients {
+		sum, err := hex.DecodeString(c.TokenSHA256)
+		if err != nil || len(sum) != sha256.Size {
+			return fmt.Errorf("client %s: token_sha256 must be 64 hex characters", c.ID)
+		}
+		if err := h.store.UpsertClient(ctx, schemas.Client{ID: c.ID, Kind: string(c.Kind), Authority: c.Authority}, sum); err != nil {
+			return err
+		}
+	}
+	for _, a := range h.cfg.Authorities {
+		if err := h.store.UpsertAuthority(ctx, schemas.AuthorityRoute{Code: a.Code, Name: a.Name, Status: a.Status,
+			Adapter: a.Adapter, Endpoint: a.Endpoint, Token: a.Token}); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (h *Hub) syncLoop(ctx context.Context) {
+	defer close(h.syncDone)
+	t := time.NewTicker(h.syncEvery)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			if err := h.syncAuthorities(ctx); err != nil && ctx.Err() == nil {
+				h.logger.Warn("authority sync failed", zap.Error(err))
+			}
+		}
+	}
+}
+
+// syncAuthorities subscribes to the queue of every active authority not yet subscribed, and
+// unsubscribes from those no longer active (their deliveries wait in their queues).
+func (h *Hub) syncAuthorities(ctx context.Context) error {
+	codes, err := h.store.ActiveAuthorities(ctx)
+	if err != nil {
+		return fmt.Errorf("list active authorities: %w", err)
+	}
+	active := make(map[string]bool, len(codes))
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	for _, code := range codes {
+		active[code] = true
+		if !h.subscribed[code] {
+			h.consumer.Subscribe(code, h.cfg.Delivery.Concurrency, h.handle)
+			h.subscribed[code] = true
+		}
+	}
+	for code := range h.subscribed {
+		if !active[code] {
+			h.consumer.Unsubscribe(code)
+			delete(h.subscribed, code)
+		}
+	}
+	return nil
+}

@@ -1,0 +1,146 @@
+package router
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
+	"sync"
+
+	"github.com/google/uuid"
+
+	"appealhub/internal/broker"
+	"appealhub/internal/httpapi"
+	"appealhub/router/delivery"
+	"appealhub/router/intake"
+	"appealhub/schemas"
+)
+
+// Authenticate maps a bearer token to its client (tokens are stored as SHA-256 hashes).
+func (h *Hub) Authenticate(ctx context.Context, token string) (httpapi.Principal, error) {
+	sum := sha256.Sum256([]byte(token))
+	c, err := h.store.ClientByTokenHash(ctx, sum[:])
+	if err != nil {
+		return httpapi.Principal{}, fmt.Errorf("authenticate: %w", err)
+	}
+	return httpapi.Principal{ClientID: c.ID, Kind: c.Kind, Authority: c.Authority}, nil
+}
+
+// Submit accepts a portal submission.
+func (h *Hub) Submit(ctx context.Context, req httpapi.SubmitRequest) (schemas.Receipt, error) {
+	return h.intake.Submit(ctx, intake.Request{ClientID: req.ClientID, IdempotencyKey: req.IdempotencyKey,
+		Body: req.Body, TraceParent: req.TraceParent})
+}
+
+// Case returns a case the client submitted; any other id is not_found.
+func (h *Hub) Case(ctx context.Context, clientID, id string) (schemas.Case, error) {
+	if _, err := uuid.Parse(id); err != nil {
+		return schemas.Case{}, schemas.Errorf(schemas.CodeNotFound, "no such case")
+	}
+	c, err := h.store.Case(ctx, clientID, id)
+	if errors.Is(err, schemas.ErrNotFound) {
+		return schemas.Case{}, schemas.Errorf(schemas.CodeNotFound, "no such case")
+	}
+	if err != nil {
+		return schemas.Case{}, fmt.Errorf("read case: %w: %w", schemas.ErrUnavailable, err)
+	}
+	return c, nil
+}
+
+// Ready reports the database, the schema version and both broker connections.
+func (h *Hub) Ready(ctx context.Context) []httpapi.Check {
+	checks := []httpapi.Check{{Name: "database", OK: true}, {Name: "schema", OK: true}}
+	if err := h.store.Ping(ctx); err != nil {
+		checks[0] = httpapi.Check{Name: "database", OK: false, Detail: err.Error()}
+		checks[1] = httpapi.Check{Name: "schema", OK: false, Detail: "database unreachable"}
+	} else if err := h.store.CheckSchema(ctx); err != nil {
+		checks[1] = httpapi.Check{Name: "schema", OK: false, Detail: err.Error()}
+	}
+	for _, b := range []struct {
+		name string
+		st   broker.Status
+	}{{"broker_publish", h.publisher.Status()}, {"broker_consume", h.consumer.Status()}} {
+		c := httpapi.Check{Name: b.name, OK: b.st.Connected && !b.st.Blocked}
+		switch {
+		case !b.st.Connected:
+			c.Detail = "not connected: " + b.st.LastError
+		case b.st.Blocked:
+			c.Detail = "broker_blocked"
+		}
+		checks = append(checks, c)
+	}
+	return checks
+}
+
+// handle is the consumer's handler: it decodes the message and lets the delivery worker act.
+func (h *Hub) handle(ctx context.Context, d broker.Delivery) broker.Outcome {
+	var msg schemas.DeliveryMessage
+	if err := json.Unmarshal(d.Body, &msg); err != nil {
+		h.logger.Warn("unreadable delivery message: dead-lettered")
+		return broker.Reject
+	}
+	switch h.worker.Handle(ctx, msg) {
+	case delivery.Ack:
+		return broker.Ack
+	case delivery.Reject:
+		return broker.Reject
+	default:
+		return broker.Requeue
+	}
+}
+
+// relayPublisher publishes outbox messages as delivery messages on the broker.
+type relayPublisher struct {
+	pub *broker.Publisher
+	mu  sync.Mutex
+}
+
+func (p *relayPublisher) Connected() bool {
+	st := p.pub.Status()
+	return st.Connected && !st.Blocked
+}
+
+func (p *relayPublisher) Publish(ctx context.Context, msgs []schemas.OutboxMessage) []error {
+	errs := make([]error, len(msgs))
+	ensured := map[string]error{}
+	out := make([]broker.Message, 0, len(msgs))
+	idx := make([]int, 0, len(msgs))
+	for i, m := range msgs {
+		err, seen := ensured[m.Authority]
+		if !seen {
+			err = p.pub.EnsureAuthority(ctx, m.Authority)
+			ensured[m.Authority] = err
+		}
+		if err != nil {
+			errs[i] = err
+			continue
+		}
+		body, err := json.Marshal(schemas.DeliveryMessage{DeliveryID: m.DeliveryID, AppealID: m.AppealID,
+			TrackingNumber: m.TrackingNumber, Authority: m.Authority, Attempt: m.Attempt})
+		if err != nil {
+			errs[i] = err
+			continue
+		}
+		headers := map[string]any{
+			"delivery_id":     m.DeliveryID,
+			"appeal_id":       m.AppealID,
+			"tracking_number": m.TrackingNumber,
+			"attempt":         int64(m.Attempt),
+		}
+		if m.TraceParent != "" {
+			headers["traceparent"] = m.TraceParent
+		}
+		out = append(out, broker.Message{RoutingKey: m.Authority, MessageID: m.DeliveryID + "/" + strconv.Itoa(m.Attempt+1),
+			CorrelationID: m.AppealID, ContentType: "application/json", Headers: headers, Body: body})
+		idx = append(idx, i)
+	}
+	if len(out) == 0 {
+		return errs
+	}
+	for j, err := range p.pub.PublishBatch(ctx, out) {
+		errs[idx[j]] = err
+	}
+	return errs
+}

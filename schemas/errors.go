@@ -1,0 +1,131 @@
+package schemas
+
+import (
+	"errors"
+	"fmt"
+)
+
+// Code is a stable problem code. Codes are persisted, logged and shown to clients in
+// application/problem+json bodies: never rename one, only add new ones. Every code is
+// documented in docs/errors.md.
+type Code string
+
+// The problem codes. The HTTP status each one maps to lives in internal/httpapi.
+const (
+	// CodeMalformedJSON: the body is not one well-formed JSON value (syntax error, trailing data,
+	// nesting deeper than MaxJSONDepth).
+	CodeMalformedJSON Code = "malformed_json"
+	// CodeInvalidUTF8: the body is not valid UTF-8, or a string escapes a lone UTF-16 surrogate.
+	CodeInvalidUTF8 Code = "invalid_utf8"
+	// CodeNULCharacter: a NUL character, raw or escaped as \u0000, in any string or key.
+	CodeNULCharacter Code = "nul_character"
+	// CodeDuplicateKey: the same key twice in one JSON object.
+	CodeDuplicateKey Code = "duplicate_key"
+	// CodeSchemaViolation: the document does not satisfy the schema or the rules beside it
+	// (unknown, missing, mistyped or out-of-range fields).
+	CodeSchemaViolation Code = "schema_violation"
+	// CodeBodyTooLarge: the request body exceeds the configured limit.
+	CodeBodyTooLarge Code = "body_too_large"
+	// CodeUnsupportedMediaType: the request's Content-Type is not the one the endpoint takes.
+	CodeUnsupportedMediaType Code = "unsupported_media_type"
+	// CodeUnauthorized: no bearer token, or one that is unknown.
+	CodeUnauthorized Code = "unauthorized"
+	// CodeForbidden: the client is known but may not use this endpoint.
+	CodeForbidden Code = "forbidden"
+	// CodeNotFound: no such route, or no such resource visible to this client.
+	CodeNotFound Code = "not_found"
+	// CodeMethodNotAllowed: the route exists but not with this method.
+	CodeMethodNotAllowed Code = "method_not_allowed"
+	// CodeIdempotencyKeyMissing: the Idempotency-Key header is absent or malformed.
+	CodeIdempotencyKeyMissing Code = "idempotency_key_missing"
+	// CodeIdempotencyKeyReused: the Idempotency-Key was used before with another body.
+	CodeIdempotencyKeyReused Code = "idempotency_key_reused"
+	// CodeUnknownAddressee: an addressee is not in the authority registry.
+	CodeUnknownAddressee Code = "unknown_addressee"
+	// CodeAddresseeInactive: an addressee exists but is suspended or closed.
+	CodeAddresseeInactive Code = "addressee_inactive"
+	// CodeRoutingUnavailable: no authority could be found for the topic and territory.
+	CodeRoutingUnavailable Code = "routing_unavailable"
+	// CodeShuttingDown: this hub process is draining before it stops; retry (another process).
+	CodeShuttingDown Code = "shutting_down"
+	// CodeServiceUnavailable: a dependency (database, broker) is down; retry later.
+	CodeServiceUnavailable Code = "service_unavailable"
+	// CodeInternal: an unexpected failure; the details are in the hub's log under the request id.
+	CodeInternal Code = "internal"
+)
+
+// Codes returns every problem code, in declaration order.
+func Codes() []Code {
+	return []Code{
+		CodeMalformedJSON, CodeInvalidUTF8, CodeNULCharacter, CodeDuplicateKey, CodeSchemaViolation,
+		CodeBodyTooLarge, CodeUnsupportedMediaType, CodeUnauthorized, CodeForbidden, CodeNotFound,
+		CodeMethodNotAllowed, CodeIdempotencyKeyMissing, CodeIdempotencyKeyReused, CodeUnknownAddressee,
+		CodeAddresseeInactive, CodeRoutingUnavailable, CodeShuttingDown, CodeServiceUnavailable,
+		CodeInternal,
+	}
+}
+
+// ErrUnavailable is wrapped by lower layers when a dependency (the database, the broker) is down.
+// The HTTP edge answers it with 503 service_unavailable.
+var ErrUnavailable = errors.New("service unavailable")
+
+// FieldProblem names one failing field of a document by its RFC 6901 JSON pointer
+// (e.g. "/applicant/surname"; "" is the whole document).
+type FieldProblem struct {
+	Pointer string `json:"pointer"`
+	Message string `json:"message"`
+}
+
+// Error is the typed error every layer returns for a refusal the client must see. Match it with
+// errors.AsType[*schemas.Error]. Detail and the field messages are shown to the client: they must
+// not carry internals.
+type Error struct {
+	// Code is the stable problem code.
+	Code Code
+	// Detail is a human-readable explanation for the client.
+	Detail string
+	// Fields lists the failing fields, if any.
+	Fields []FieldProblem
+	// Err is the wrapped cause (optional); it is never shown to the client.
+	Err error
+}
+
+// Error implements error: "<code>: <detail>", then the field problems.
+func (e *Error) Error() string {
+	s := string(e.Code)
+	if e.Detail != "" {
+		s += ": " + e.Detail
+	}
+	for i, f := range e.Fields {
+		if i == 0 {
+			s += " ("
+		} else {
+			s += "; "
+		}
+		s += f.Pointer + " " + f.Message
+		if i == len(e.Fields)-1 {
+			s += ")"
+		}
+	}
+	if e.Err != nil {
+		s += ": " + e.Err.Error()
+	}
+	return s
+}
+
+// Unwrap returns the wrapped cause.
+func (e *Error) Unwrap() error { return e.Err }
+
+// Errorf returns an *Error with the code and a detail formatted as fmt.Sprintf does. A %w verb
+// in format also sets Err to the wrapped error(s).
+func Errorf(code Code, format string, args ...any) *Error {
+	err := fmt.Errorf(format, args...)
+	e := &Error{Code: code, Detail: err.Error()}
+	switch u := err.(type) {
+	case interface{ Unwrap() error }:
+		e.Err = u.Unwrap()
+	case interface{ Unwrap() []error }:
+		e.Err = errors.Join(u.Unwrap()...)
+	}
+	return e
+}

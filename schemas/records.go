@@ -1,0 +1,109 @@
+package schemas
+
+import (
+	"errors"
+	"time"
+)
+
+// ErrNotFound is wrapped by lower layers when a record does not exist (or is not visible to the caller).
+var ErrNotFound = errors.New("not found")
+
+// The records below travel between the router's stages and the store. They are the hub's internal
+// vocabulary, kept here so that no stage imports the store and the store imports no stage.
+
+// NewCase is everything intake stores for an accepted submission, in one transaction.
+type NewCase struct {
+	ID             string
+	ClientID       string
+	IdempotencyKey string
+	RequestSHA256  []byte // hash of the request body, to tell a replay from a key reused with another body
+	CaseKind       CaseKind
+	AppealKind     AppealKind
+	Body           []byte // the submission exactly as received
+	TraceParent    string
+	ReceivedAt     time.Time
+	Deliveries     []NewDelivery
+}
+
+// NewDelivery is one addressee of a new case.
+type NewDelivery struct {
+	ID        string
+	Authority string
+}
+
+// StoredCase is what the store returns for an accepted submission: the new one, or the one first
+// accepted under the same idempotency key.
+type StoredCase struct {
+	ID             string
+	TrackingNumber string
+	ReceivedAt     time.Time
+	RequestSHA256  []byte
+	Created        bool // false when an existing case was returned for a replayed idempotency key
+}
+
+// OutboxMessage is one outbox row ready to publish: a delivery to send (first send or retry).
+type OutboxMessage struct {
+	ID             int64
+	DeliveryID     string
+	AppealID       string
+	TrackingNumber string
+	Authority      string
+	Attempt        int // attempts already made before this one
+	TraceParent    string
+}
+
+// DeliveryTask is what the delivery worker needs to send one delivery.
+type DeliveryTask struct {
+	DeliveryID     string
+	AppealID       string
+	TrackingNumber string
+	Authority      string
+	Status         DeliveryStatus
+	Attempts       int
+	ReceivedAt     time.Time
+	Body           []byte
+	TraceParent    string
+	// The authority's connection, from the registry.
+	AuthorityStatus string
+	Adapter         string
+	Endpoint        string
+	Token           string
+}
+
+// DeliveryOutcome is the result of one attempt, recorded by the delivery worker.
+type DeliveryOutcome struct {
+	DeliveryID    string
+	Attempt       int            // the number of this attempt (attempts before it + 1)
+	Status        DeliveryStatus // delivered, sent, queued (retry scheduled) or dead
+	Error         string         // the failure, for operators; never personal data
+	NextAttemptAt time.Time      // when Status is queued
+	Reference     string         // the authority system's own id, if it gave one
+	At            time.Time
+}
+
+// AuthorityRoute is the part of an authority's registry entry that delivery needs.
+type AuthorityRoute struct {
+	Code     string
+	Name     string
+	Status   string // active, suspended, closed
+	Adapter  string
+	Endpoint string
+	Token    string
+}
+
+// Client is an API client: the portal, an authority's system, or an operator.
+type Client struct {
+	ID        string
+	Kind      string
+	Authority string
+}
+
+// DeliveryMessage is the body of the AMQP message that asks a delivery worker to make an attempt. It
+// refers to the stored delivery and never copies the submission: the worker reads it from the store.
+type DeliveryMessage struct {
+	DeliveryID     string `json:"delivery_id"`
+	AppealID       string `json:"appeal_id"`
+	TrackingNumber string `json:"tracking_number"`
+	Authority      string `json:"authority"`
+	Attempt        int    `json:"attempt"` // attempts already made; the worker makes attempt Attempt+1
+}

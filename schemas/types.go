@@ -1,0 +1,157 @@
+package schemas
+
+import (
+	"time"
+)
+
+// CaseKind is the legal kind of a case.
+type CaseKind string
+
+const (
+	// CaseAppeal is an appeal under the law on citizens' appeals (proposal, application, complaint).
+	CaseAppeal CaseKind = "appeal"
+	// CaseInfoRequest is a request for public information.
+	CaseInfoRequest CaseKind = "info_request"
+)
+
+// AppealKind is the form of an appeal.
+type AppealKind string
+
+const (
+	AppealProposal    AppealKind = "proposal"
+	AppealApplication AppealKind = "application"
+	AppealComplaint   AppealKind = "complaint"
+)
+
+// Applicant is the citizen who submits. Every field is personal data: never log it.
+type Applicant struct {
+	Surname    string `json:"surname"`
+	Name       string `json:"name"`
+	Patronymic string `json:"patronymic,omitempty"`
+	Address    string `json:"address,omitempty"`
+	Email      string `json:"email,omitempty"`
+	Phone      string `json:"phone,omitempty"`
+	Category   string `json:"category,omitempty"`
+}
+
+// Attachment is a file that comes with a submission. Content is carried base64-encoded in JSON.
+type Attachment struct {
+	ID        string `json:"id,omitempty"`
+	FileName  string `json:"file_name"`
+	MediaType string `json:"media_type"`
+	Size      int64  `json:"size,omitempty"`
+	SHA256    string `json:"sha256,omitempty"`
+	Content   []byte `json:"content"`
+}
+
+// Signature is a detached signature over the appeal document ("text") or one attachment (its id).
+type Signature struct {
+	Of     string `json:"of"`
+	Format string `json:"format"`
+	Value  []byte `json:"value"`
+}
+
+// Submission is what the portal sends: POST /v1/appeals. Its JSON Schema is
+// schemas/submission.schema.json.
+type Submission struct {
+	CaseKind           CaseKind     `json:"case_kind"`
+	AppealKind         AppealKind   `json:"appeal_kind,omitempty"`
+	Urgent             bool         `json:"urgent,omitempty"`
+	UrgencyReason      string       `json:"urgency_reason,omitempty"`
+	Applicant          Applicant    `json:"applicant"`
+	Collective         bool         `json:"collective,omitempty"`
+	CoSigners          int          `json:"co_signers,omitempty"`
+	Addressees         []string     `json:"addressees,omitempty"`
+	Topic              string       `json:"topic,omitempty"`
+	Territory          string       `json:"territory,omitempty"`
+	Subject            string       `json:"subject"`
+	Text               string       `json:"text"`
+	TopicCodes         []string     `json:"topic_codes,omitempty"`
+	Attachments        []Attachment `json:"attachments,omitempty"`
+	Signatures         []Signature  `json:"signatures,omitempty"`
+	RepeatOf           string       `json:"repeat_of,omitempty"`
+	ComplaintAgainst   string       `json:"complaint_against,omitempty"`
+	PortalSubmissionID string       `json:"portal_submission_id,omitempty"`
+	SubmittedAt        *time.Time   `json:"submitted_at,omitempty"`
+}
+
+// DeliveryStatus is the state of one delivery (one case to one recipient). It only moves forward:
+// accepted → queued → sent → delivered → registered → answered, with the exits refused, forwarded,
+// returned, not_considered and dead.
+type DeliveryStatus string
+
+const (
+	StatusAccepted      DeliveryStatus = "accepted"
+	StatusQueued        DeliveryStatus = "queued"
+	StatusSent          DeliveryStatus = "sent"
+	StatusDelivered     DeliveryStatus = "delivered"
+	StatusRegistered    DeliveryStatus = "registered"
+	StatusAnswered      DeliveryStatus = "answered"
+	StatusRefused       DeliveryStatus = "refused"
+	StatusForwarded     DeliveryStatus = "forwarded"
+	StatusReturned      DeliveryStatus = "returned"
+	StatusNotConsidered DeliveryStatus = "not_considered"
+	StatusDead          DeliveryStatus = "dead"
+)
+
+// Pending reports whether the delivery has not yet reached the authority's system and the hub still
+// owes an attempt.
+func (s DeliveryStatus) Pending() bool {
+	return s == StatusAccepted || s == StatusQueued
+}
+
+// Receipt is the intake's answer to an accepted submission (HTTP 202).
+type Receipt struct {
+	ID             string    `json:"id"`
+	TrackingNumber string    `json:"tracking_number"`
+	StatusURL      string    `json:"status_url"`
+	ReceivedAt     time.Time `json:"received_at"`
+}
+
+// Case is a stored case as the portal sees it: GET /v1/appeals/{id}.
+type Case struct {
+	ID             string     `json:"id"`
+	TrackingNumber string     `json:"tracking_number"`
+	CaseKind       CaseKind   `json:"case_kind"`
+	AppealKind     AppealKind `json:"appeal_kind,omitempty"`
+	ReceivedAt     time.Time  `json:"received_at"`
+	Deliveries     []Delivery `json:"deliveries"`
+	Events         []Event    `json:"events"`
+}
+
+// Delivery is one case addressed to one authority. Its ID is the idempotency key the authority sees,
+// the same across every retry.
+type Delivery struct {
+	ID            string         `json:"id"`
+	AppealID      string         `json:"appeal_id,omitempty"`
+	Authority     string         `json:"authority"`
+	Status        DeliveryStatus `json:"status"`
+	Attempts      int            `json:"attempts"`
+	NextAttemptAt *time.Time     `json:"next_attempt_at,omitempty"`
+	LastError     string         `json:"last_error,omitempty"`
+	UpdatedAt     time.Time      `json:"updated_at"`
+	DeliveredAt   *time.Time     `json:"delivered_at,omitempty"`
+}
+
+// EventType names an entry of a case's timeline. The values are stored and shown: never rename one.
+type EventType string
+
+const (
+	EventSubmissionAccepted EventType = "submission_accepted"
+	EventDeliveryQueued     EventType = "delivery_queued"
+	EventDeliveryAttempt    EventType = "delivery_attempt_failed"
+	EventDeliveryDelivered  EventType = "delivery_delivered"
+	EventDeliverySent       EventType = "delivery_sent"
+	EventDeliveryDead       EventType = "delivery_dead"
+)
+
+// Event is one entry of a case's append-only timeline.
+type Event struct {
+	Seq        int64          `json:"seq"`
+	Type       EventType      `json:"type"`
+	DeliveryID string         `json:"delivery_id,omitempty"`
+	Authority  string         `json:"authority,omitempty"`
+	Status     DeliveryStatus `json:"status,omitempty"`
+	Detail     string         `json:"detail,omitempty"`
+	At         time.Time      `json:"at"`
+}
