@@ -12,6 +12,7 @@ import (
 	"embed"
 	"errors"
 	"fmt"
+	"hash/fnv"
 	"net/url"
 	"regexp"
 	"time"
@@ -136,7 +137,11 @@ func (s *Store) DropSchema(ctx context.Context) error {
 }
 
 func (s *Store) migrator() (*goose.Provider, error) {
-	locker, err := lock.NewPostgresSessionLocker()
+	// One advisory lock per schema: hub processes migrating the same schema take turns, and
+	// different schemas (tests, demos) never wait for each other.
+	h := fnv.New64a()
+	_, _ = h.Write([]byte("appealhub:" + s.schema))
+	locker, err := lock.NewPostgresSessionLocker(lock.WithLockID(int64(h.Sum64()>>1)), lock.WithLockTimeout(1, 300))
 	if err != nil {
 		return nil, fmt.Errorf("migration lock: %w", err)
 	}

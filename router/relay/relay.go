@@ -6,7 +6,7 @@ package relay
 
 import (
 	"context"
-	"errors"
+	"fmt"
 	"time"
 
 	"go.uber.org/zap"
@@ -142,17 +142,23 @@ func (r *Relay) run(ctx context.Context) {
 // relayOnce publishes one batch and returns how many rows it claimed.
 func (r *Relay) relayOnce(ctx context.Context) (int, error) {
 	claimed := 0
+	var firstErr error
 	published, failed, err := r.outbox.RelayBatch(ctx, r.cfg.Clock.Now(), r.cfg.BatchSize, r.cfg.RetryAfter,
 		func(ctx context.Context, msgs []schemas.OutboxMessage) []error {
 			claimed = len(msgs)
-			return r.publisher.Publish(ctx, msgs)
+			errs := r.publisher.Publish(ctx, msgs)
+			for _, err := range errs {
+				if err != nil && firstErr == nil {
+					firstErr = err
+				}
+			}
+			return errs
 		})
 	if err != nil {
 		return 0, err
 	}
 	if failed > 0 {
-		r.logger.Warn("outbox rows not confirmed; will retry", zap.Int("failed", failed), zap.Int("published", published))
-		return 0, errors.New("some outbox rows were not confirmed")
+		return 0, fmt.Errorf("%d of %d outbox rows not confirmed, will retry: %w", failed, claimed, firstErr)
 	}
 	if published > 0 {
 		r.logger.Debug("outbox batch published", zap.Int("published", published))
