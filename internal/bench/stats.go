@@ -1,0 +1,184 @@
+package bench
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"fmt"
+	"math"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Percentile returns the nearest-rank p-th percentile (0 < p ≤ 100) of ds, 0 when ds is empty. It
+// sorts a copy; ds is not modified.
+func Percentile(ds []time.Duration, p float64) time.Duration {
+	if len(ds) == 0 {
+		return 0
+	}
+	s := slices.Clone(ds)
+	slices.Sort(s)
+	rank := int(math.Ceil(p / 100 * float64(len(s))))
+	return s[min(max(rank, 1), len(s))-1]
+}
+
+// Millis is d in milliseconds, for metrics.
+func Millis(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
+
+// userHZ is the unit of the CPU times in /proc (USER_HZ, 100 on every Linux architecture Go runs on).
+const userHZ = 100
+
+// CPUSample is the CPU time used so far on the machine, split by who used it. Two samples give the
+// CPU each part used in between (Sub). Linux only; elsewhere every field stays zero.
+type CPUSample struct {
+	At       time.Time
+	Busy     time.Duration // all CPUs, every process, not idle or iowait
+	Self     time.Duration // this process: the hub, the portal clients and the sandbox systems
+	Postgres time.Duration // processes named postgres (live ones only: exited backends drop out)
+	RabbitMQ time.Duration // processes named beam.smp
+}
+
+// ReadCPU samples the CPU time of the machine, this process, PostgreSQL and RabbitMQ from /proc.
+// Unreadable entries count as zero: the sample is for a report, never for a decision.
+func ReadCPU() CPUSample {
+	s := CPUSample{At: time.Now()}
+	s.Busy = machineBusy()
+	s.Self = procCPU("/proc/self/stat")
+	dirs, _ := filepath.Glob("/proc/[0-9]*")
+	for _, dir := range dirs {
+		raw, err := os.ReadFile(filepath.Join(dir, "comm"))
+		if err != nil {
+			continue
+		}
+		switch strings.TrimSpace(string(raw)) {
+		case "postgres":
+			s.Postgres += procCPU(filepath.Join(dir, "stat"))
+		case "beam.smp":
+			s.RabbitMQ += procCPU(filepath.Join(dir, "stat"))
+		}
+	}
+	return s
+}
+
+// Sub returns the CPU used between earlier and s.
+func (s CPUSample) Sub(earlier CPUSample) CPUSample {
+	return CPUSample{At: s.At, Busy: s.Busy - earlier.Busy, Self: s.Self - earlier.Self,
+		Postgres: s.Postgres - earlier.Postgres, RabbitMQ: s.RabbitMQ - earlier.RabbitMQ}
+}
+
+// Cores returns the CPU used between earlier and s, in cores busy on average over the interval:
+// machine, this process, PostgreSQL, RabbitMQ, everything else.
+func (s CPUSample) Cores(earlier CPUSample) (busy, self, postgres, rabbitmq, other float64) {
+	d := s.Sub(earlier)
+	wall := s.At.Sub(earlier.At).Seconds()
+	if wall <= 0 {
+		return 0, 0, 0, 0, 0
+	}
+	c := func(v time.Duration) float64 { return v.Seconds() / wall }
+	rest := d.Busy - d.Self - d.Postgres - d.RabbitMQ
+	return c(d.Busy), c(d.Self), c(d.Postgres), c(d.RabbitMQ), c(max(rest, 0))
+}
+
+func ticks(n int64) time.Duration { return time.Duration(n) * time.Second / userHZ }
+
+// machineBusy reads the first line of /proc/stat: user nice system idle iowait irq softirq steal.
+func machineBusy() time.Duration {
+	f, err := os.Open("/proc/stat")
+	if err != nil {
+		return 0
+	}
+	defer func() { _ = f.Close() }()
+	sc := bufio.NewScanner(f)
+	if !sc.Scan() {
+		return 0
+	}
+	fields := strings.Fields(sc.Text())
+	if len(fields) < 9 || fields[0] != "cpu" {
+		return 0
+	}
+	var busy int64
+	for i, f := range fields[1:9] {
+		if i == 3 || i == 4 { // idle, iowait
+			continue
+		}
+		v, _ := strconv.ParseInt(f, 10, 64)
+		busy += v
+	}
+	return ticks(busy)
+}
+
+// procCPU reads utime+stime of one process from its stat file.
+func procCPU(path string) time.Duration {
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		return 0
+	}
+	// The command name is in parentheses and may contain spaces: count fields after the last ')'.
+	i := bytes.LastIndexByte(raw, ')')
+	if i < 0 {
+		return 0
+	}
+	fields := strings.Fields(string(raw[i+1:]))
+	if len(fields) < 13 {
+		return 0
+	}
+	utime, _ := strconv.ParseInt(fields[11], 10, 64)
+	stime, _ := strconv.ParseInt(fields[12], 10, 64)
+	return ticks(utime + stime)
+}
+
+// Machine describes where a benchmark ran. Facts that cannot be found read "unknown".
+type Machine struct {
+	CPU        string // model name from /proc/cpuinfo
+	Cores      int
+	GoVersion  string
+	OS         string
+	Postgres   string // server_version, plus synchronous_commit and fsync
+	RabbitMQ   string
+	LoadBefore string // /proc/loadavg before the benchmarks: other work on the machine skews the figures
+}
+
+// ReadMachine gathers the machine facts. databaseURL is asked for PostgreSQL's version with psql;
+// RabbitMQ's comes from rabbitmqctl (which may need root). Each lookup is bounded by ctx.
+func ReadMachine(ctx context.Context, databaseURL string) Machine {
+	m := Machine{CPU: "unknown", Cores: runtime.NumCPU(), GoVersion: runtime.Version(),
+		OS: runtime.GOOS + "/" + runtime.GOARCH, Postgres: "unknown", RabbitMQ: "unknown", LoadBefore: "unknown"}
+	if raw, err := os.ReadFile("/proc/cpuinfo"); err == nil {
+		for line := range strings.SplitSeq(string(raw), "\n") {
+			if k, v, ok := strings.Cut(line, ":"); ok && strings.TrimSpace(k) == "model name" {
+				m.CPU = strings.TrimSpace(v)
+				break
+			}
+		}
+	}
+	if raw, err := os.ReadFile("/proc/loadavg"); err == nil {
+		if f := strings.Fields(string(raw)); len(f) >= 3 {
+			m.LoadBefore = strings.Join(f[:3], " ")
+		}
+	}
+	if out, err := command(ctx, "psql", databaseURL, "-tAc",
+		`SELECT current_setting('server_version') || ', synchronous_commit=' || current_setting('synchronous_commit')
+		 || ', fsync=' || current_setting('fsync') || ', shared_buffers=' || current_setting('shared_buffers')`); err == nil && out != "" {
+		m.Postgres = out
+	}
+	if out, err := command(ctx, "rabbitmqctl", "-q", "version"); err == nil && out != "" {
+		m.RabbitMQ = out
+	}
+	return m
+}
+
+func command(ctx context.Context, name string, args ...string) (string, error) {
+	ctx, cancel := context.WithTimeout(ctx, 20*time.Second)
+	defer cancel()
+	out, err := exec.CommandContext(ctx, name, args...).Output()
+	if err != nil {
+		return "", fmt.Errorf("run %s: %w", name, err)
+	}
+	return strings.TrimSpace(string(out)), nil
+}

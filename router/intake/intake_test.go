@@ -1,0 +1,139 @@
+package intake_test
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+	"go.uber.org/zap/zaptest"
+
+	"appealhub/internal/clock"
+	"appealhub/router/intake"
+	"appealhub/schemas"
+)
+
+type fakeStore struct {
+	routes   map[string]schemas.AuthorityRoute
+	created  []schemas.NewCase
+	prefixes []string
+	existing *schemas.StoredCase
+	err      error
+}
+
+func (f *fakeStore) Authorities(_ context.Context, codes []string) (map[string]schemas.AuthorityRoute, error) {
+	out := map[string]schemas.AuthorityRoute{}
+	for _, c := range codes {
+		if r, ok := f.routes[c]; ok {
+			out[c] = r
+		}
+	}
+	return out, f.err
+}
+
+func (f *fakeStore) CreateCase(_ context.Context, nc schemas.NewCase, prefix string) (schemas.StoredCase, error) {
+	if f.existing != nil {
+		return *f.existing, nil
+	}
+	f.created = append(f.created, nc)
+	f.prefixes = append(f.prefixes, prefix)
+	return schemas.StoredCase{ID: nc.ID, TrackingNumber: prefix + "00000001", ReceivedAt: nc.ReceivedAt, RequestSHA256: nc.RequestSHA256, Created: true}, nil
+}
+
+func newIntake(t *testing.T, st *fakeStore, now time.Time) *intake.Intake {
+	t.Helper()
+	if st.routes == nil {
+		st.routes = map[string]schemas.AuthorityRoute{
+			"00000001": {Code: "00000001", Status: "active"},
+			"00000002": {Code: "00000002", Status: "active"},
+			"00000003": {Code: "00000003", Status: "suspended"},
+		}
+	}
+	return intake.New(intake.Config{PublicURL: "https://hub.example/", Clock: clock.NewStub(now)}, st, zaptest.NewLogger(t))
+}
+
+func body(kind string, addressees ...string) []byte {
+	q := `"` + strings.Join(addressees, `","`) + `"`
+	if len(addressees) == 0 {
+		q = ""
+	}
+	extra := `"appeal_kind":"proposal",`
+	if kind == "info_request" {
+		extra = ""
+	}
+	return []byte(`{"case_kind":"` + kind + `",` + extra + `"applicant":{"surname":"С","name":"І"},"addressees":[` + q + `],"subject":"s","text":"t"}`)
+}
+
+func TestSubmitStoresOneDeliveryPerAddressee(t *testing.T) {
+	t.Parallel()
+	st := &fakeStore{}
+	now := time.Date(2026, 11, 27, 10, 0, 0, 0, time.UTC)
+	in := newIntake(t, st, now)
+	r, err := in.Submit(context.Background(), intake.Request{ClientID: "p", IdempotencyKey: "k",
+		Body: body("appeal", "00000001", "00000002")})
+	require.NoError(t, err)
+	require.Equal(t, "https://hub.example/v1/appeals/"+r.ID, r.StatusURL)
+	require.Equal(t, now, r.ReceivedAt)
+	require.Len(t, st.created, 1)
+	nc := st.created[0]
+	require.Len(t, nc.Deliveries, 2)
+	require.NotEqual(t, nc.Deliveries[0].ID, nc.Deliveries[1].ID)
+	require.Equal(t, "ZV-2026-", st.prefixes[0])
+	require.Equal(t, body("appeal", "00000001", "00000002"), nc.Body, "stored exactly as received")
+}
+
+func TestTrackingYearIsKyivTime(t *testing.T) {
+	t.Parallel()
+	st := &fakeStore{}
+	// 22:30 UTC on 31 December is already the new year in Kyiv (UTC+2).
+	in := newIntake(t, st, time.Date(2026, 12, 31, 22, 30, 0, 0, time.UTC))
+	_, err := in.Submit(context.Background(), intake.Request{ClientID: "p", IdempotencyKey: "k", Body: body("info_request", "00000001")})
+	require.NoError(t, err)
+	require.Equal(t, "ZI-2027-", st.prefixes[0])
+}
+
+func TestSubmitRefusals(t *testing.T) {
+	t.Parallel()
+	cases := []struct {
+		name string
+		body []byte
+		code schemas.Code
+	}{
+		{"unknown addressee", body("appeal", "00000001", "00000009"), schemas.CodeUnknownAddressee},
+		{"suspended addressee", body("appeal", "00000003"), schemas.CodeAddresseeInactive},
+		{"no addressees", []byte(`{"case_kind":"appeal","appeal_kind":"proposal","applicant":{"surname":"С","name":"І"},"topic":"roads","territory":"UA46000000000000000","subject":"s","text":"t"}`), schemas.CodeRoutingUnavailable},
+		{"invalid body", []byte(`{"case_kind":"appeal"`), schemas.CodeMalformedJSON},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			st := &fakeStore{}
+			in := newIntake(t, st, time.Now())
+			_, err := in.Submit(context.Background(), intake.Request{ClientID: "p", IdempotencyKey: "k", Body: tc.body})
+			e, ok := errors.AsType[*schemas.Error](err)
+			require.True(t, ok, "a *schemas.Error, got %v", err)
+			require.Equal(t, tc.code, e.Code)
+			require.Empty(t, st.created, "nothing stored")
+		})
+	}
+}
+
+func TestSubmitReusedKeyWithAnotherBodyIsAConflict(t *testing.T) {
+	t.Parallel()
+	st := &fakeStore{existing: &schemas.StoredCase{ID: "x", TrackingNumber: "ZV-2026-00000001", RequestSHA256: []byte("other")}}
+	in := newIntake(t, st, time.Now())
+	_, err := in.Submit(context.Background(), intake.Request{ClientID: "p", IdempotencyKey: "k", Body: body("appeal", "00000001")})
+	e, ok := errors.AsType[*schemas.Error](err)
+	require.True(t, ok)
+	require.Equal(t, schemas.CodeIdempotencyKeyReused, e.Code)
+}
+
+func TestSubmitDatabaseDownIsUnavailable(t *testing.T) {
+	t.Parallel()
+	st := &fakeStore{err: errors.New("connection refused")}
+	in := newIntake(t, st, time.Now())
+	_, err := in.Submit(context.Background(), intake.Request{ClientID: "p", IdempotencyKey: "k", Body: body("appeal", "00000001")})
+	require.ErrorIs(t, err, schemas.ErrUnavailable)
+}
