@@ -31,8 +31,8 @@ export TEST_DATABASE_URL TEST_AMQP_URL FUZZTIME
 # Build with the installed Go only, never a downloaded toolchain.
 export GOTOOLCHAIN ?= local
 
-# gofmt over every package directory of the module (not vendor/ or testdata/): must list nothing.
-GOFMT_CHECK = out=$$(gofmt -l $$($(GO) list -e -f '{{.Dir}}' ./...)); \
+# gofmt over the .go files of every package of the module (not vendor/ or testdata/): must list nothing.
+GOFMT_CHECK = out=$$(gofmt -l $$($(GO) list -e -f '{{.Dir}}/*.go' ./...)); \
 	if [[ -n "$$out" ]]; then printf 'gofmt: these files need formatting (gofmt -w):\n%s\n' "$$out" >&2; exit 1; fi
 
 # What `make test` runs with, as CI does: a missing service fails a test instead of skipping it.

@@ -64,7 +64,7 @@ clients:
 authorities:
   - code: "42037682"
     name: МОН
-    endpoint: http://127.0.0.1:8091/deliveries
+    endpoint: http://127.0.0.1:8091/documents/42037682
     token: s3cret
 `)
 	c, err := Load(path, nil)
@@ -82,7 +82,7 @@ authorities:
 	want.Log.Format = LogFormatConsole
 	want.Clients = []Client{{ID: "portal", Kind: ClientPortal, TokenSHA256: hashA}}
 	want.Authorities = []Authority{{
-		Code: "42037682", Name: "МОН", Adapter: "json", Endpoint: "http://127.0.0.1:8091/deliveries",
+		Code: "42037682", Name: "МОН", Adapter: "json", Endpoint: "http://127.0.0.1:8091/documents/42037682",
 		Token: "s3cret", Status: "active",
 	}}
 	require.Equal(t, want, c)
@@ -308,7 +308,7 @@ func TestExampleFile(t *testing.T) {
 	}
 	want.Authorities = []Authority{{
 		Code: "42037682", Name: "Міністерство освіти і науки України", Adapter: "json",
-		Endpoint: "http://127.0.0.1:8091/deliveries", Status: AuthorityActive,
+		Endpoint: "http://127.0.0.1:8091/documents/42037682", Status: AuthorityActive,
 	}}
 	require.Equal(t, want, c)
 

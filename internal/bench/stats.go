@@ -35,7 +35,7 @@ func Millis(d time.Duration) float64 { return float64(d) / float64(time.Millisec
 const userHZ = 100
 
 // CPUSample is the CPU time used so far on the machine, split by who used it. Two samples give the
-// CPU each part used in between (Sub). Linux only; elsewhere every field stays zero.
+// CPU each part used in between (Since). Linux only; elsewhere every field stays zero.
 type CPUSample struct {
 	At       time.Time
 	Busy     time.Duration // all CPUs, every process, not idle or iowait
@@ -66,23 +66,34 @@ func ReadCPU() CPUSample {
 	return s
 }
 
-// Sub returns the CPU used between earlier and s.
-func (s CPUSample) Sub(earlier CPUSample) CPUSample {
-	return CPUSample{At: s.At, Busy: s.Busy - earlier.Busy, Self: s.Self - earlier.Self,
+// Since returns the CPU used between earlier and s.
+func (s CPUSample) Since(earlier CPUSample) CPUUse {
+	return CPUUse{Wall: s.At.Sub(earlier.At), Busy: s.Busy - earlier.Busy, Self: s.Self - earlier.Self,
 		Postgres: s.Postgres - earlier.Postgres, RabbitMQ: s.RabbitMQ - earlier.RabbitMQ}
 }
 
-// Cores returns the CPU used between earlier and s, in cores busy on average over the interval:
-// machine, this process, PostgreSQL, RabbitMQ, everything else.
-func (s CPUSample) Cores(earlier CPUSample) (busy, self, postgres, rabbitmq, other float64) {
-	d := s.Sub(earlier)
-	wall := s.At.Sub(earlier.At).Seconds()
+// CPUUse is the CPU time used over a wall-clock interval, split as in CPUSample.
+type CPUUse struct {
+	Wall                           time.Duration
+	Busy, Self, Postgres, RabbitMQ time.Duration
+}
+
+// Add returns the use over both intervals.
+func (u CPUUse) Add(o CPUUse) CPUUse {
+	return CPUUse{Wall: u.Wall + o.Wall, Busy: u.Busy + o.Busy, Self: u.Self + o.Self,
+		Postgres: u.Postgres + o.Postgres, RabbitMQ: u.RabbitMQ + o.RabbitMQ}
+}
+
+// Cores returns the CPU used in cores busy on average over the interval: the machine, this
+// process, PostgreSQL, RabbitMQ, and everything else (other processes on the machine).
+func (u CPUUse) Cores() (busy, self, postgres, rabbitmq, other float64) {
+	wall := u.Wall.Seconds()
 	if wall <= 0 {
 		return 0, 0, 0, 0, 0
 	}
 	c := func(v time.Duration) float64 { return v.Seconds() / wall }
-	rest := d.Busy - d.Self - d.Postgres - d.RabbitMQ
-	return c(d.Busy), c(d.Self), c(d.Postgres), c(d.RabbitMQ), c(max(rest, 0))
+	rest := u.Busy - u.Self - u.Postgres - u.RabbitMQ
+	return c(u.Busy), c(u.Self), c(u.Postgres), c(u.RabbitMQ), c(max(rest, 0))
 }
 
 func ticks(n int64) time.Duration { return time.Duration(n) * time.Second / userHZ }

@@ -1,0 +1,71 @@
+package bench
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"appealhub/schemas"
+)
+
+func TestPercentile(t *testing.T) {
+	t.Parallel()
+	ds := make([]time.Duration, 100)
+	for i := range ds {
+		ds[len(ds)-1-i] = time.Duration(i+1) * time.Millisecond // 100ms … 1ms, unsorted
+	}
+	require.Equal(t, 50*time.Millisecond, Percentile(ds, 50))
+	require.Equal(t, 99*time.Millisecond, Percentile(ds, 99))
+	require.Equal(t, 100*time.Millisecond, Percentile(ds, 100))
+	require.Equal(t, time.Millisecond, Percentile(ds, 0.1))
+	require.Equal(t, 100*time.Millisecond, ds[0], "the input is not sorted in place")
+	require.Equal(t, 7*time.Millisecond, Percentile([]time.Duration{7 * time.Millisecond}, 99))
+	require.Zero(t, Percentile(nil, 50))
+	require.InDelta(t, 1.5, Millis(1500*time.Microsecond), 1e-9)
+}
+
+func TestBodyIsAValidSubmissionOfTheAskedSize(t *testing.T) {
+	t.Parallel()
+	for _, size := range []int{1 << 10, 3 << 10, 64 << 10, 256 << 10} {
+		for n := range 3 {
+			b := Body(n, size, "50000001")
+			require.InDelta(t, size, len(b), 8, "size %d, n %d", size, n)
+			sub, err := schemas.DecodeSubmission(b)
+			require.NoError(t, err, "size %d, n %d", size, n)
+			require.Equal(t, []string{"50000001"}, sub.Addressees)
+			require.Equal(t, size > attachmentOver, len(sub.Attachments) == 1, "size %d", size)
+		}
+		require.NotEqual(t, Body(1, size, "50000001"), Body(2, size, "50000001"), "bodies differ by n")
+		require.Equal(t, Body(1, size, "50000001"), Body(1, size, "50000001"), "bodies are deterministic")
+	}
+}
+
+func TestCPUUse(t *testing.T) {
+	t.Parallel()
+	at := time.Now()
+	a := CPUSample{At: at, Busy: time.Second, Self: 100 * time.Millisecond}
+	b := CPUSample{At: at.Add(2 * time.Second), Busy: 4 * time.Second, Self: 1100 * time.Millisecond,
+		Postgres: time.Second, RabbitMQ: 500 * time.Millisecond}
+	u := b.Since(a).Add(CPUUse{Wall: 2 * time.Second})
+	busy, self, pg, mq, other := u.Cores()
+	require.InDelta(t, 0.75, busy, 1e-9)
+	require.InDelta(t, 0.25, self, 1e-9)
+	require.InDelta(t, 0.25, pg, 1e-9)
+	require.InDelta(t, 0.125, mq, 1e-9)
+	require.InDelta(t, 0.125, other, 1e-9)
+	s := ReadCPU()
+	require.False(t, s.At.IsZero())
+	require.GreaterOrEqual(t, s.Busy, s.Self, "the machine is at least as busy as this process")
+}
+
+func TestReadMachine(t *testing.T) {
+	t.Parallel()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	m := ReadMachine(ctx, "postgres://invalid.invalid:1/none?connect_timeout=1")
+	require.Positive(t, m.Cores)
+	require.NotEmpty(t, m.GoVersion)
+	require.Equal(t, "unknown", m.Postgres, "an unreachable database reads unknown")
+}
