@@ -217,6 +217,7 @@ type portal struct {
 	clients int
 	http    *http.Client
 	sizes   sync.Map // size → actual body bytes of the first body built
+	built   int      // bodies built so far: each submission gets its own content
 }
 
 func newPortal(b *testing.B, env *hubtest.Env, url string, clients int) *portal {
@@ -265,13 +266,14 @@ func mergeIntake(runs []intakeRun) intakeRun {
 
 // submitAll builds n bodies of size bytes (before the clock starts) and submits them from
 // p.clients goroutines, each to one of the authorities in turn. Any answer but 202 fails the
-// benchmark: a benchmark does not retry its way to a figure.
+// benchmark: a benchmark does not retry its way to a figure. Not safe for concurrent use.
 func (p *portal) submitAll(b *testing.B, round string, size, n int) intakeRun {
 	b.Helper()
 	bodies := make([][]byte, n)
 	for i := range bodies {
-		bodies[i] = Body(i, size, codes[i%len(codes)])
+		bodies[i] = Body(p.built+i, size, codes[i%len(codes)])
 	}
+	p.built += n
 	if n > 0 {
 		p.sizes.LoadOrStore(size, len(bodies[0]))
 	}

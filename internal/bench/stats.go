@@ -39,8 +39,9 @@ const userHZ = 100
 type CPUSample struct {
 	At       time.Time
 	Busy     time.Duration // all CPUs, every process, not idle or iowait
+	IRQ      time.Duration // part of Busy spent in interrupts: mostly loopback TCP, charged to no process
 	Self     time.Duration // this process: the hub, the portal clients and the sandbox systems
-	Postgres time.Duration // processes named postgres (live ones only: exited backends drop out)
+	Postgres time.Duration // processes named postgres alive at both samples (the hub's pooled backends are)
 	RabbitMQ time.Duration // processes named beam.smp
 }
 
@@ -48,7 +49,7 @@ type CPUSample struct {
 // Unreadable entries count as zero: the sample is for a report, never for a decision.
 func ReadCPU() CPUSample {
 	s := CPUSample{At: time.Now()}
-	s.Busy = machineBusy()
+	s.Busy, s.IRQ = machineBusy()
 	s.Self = procCPU("/proc/self/stat")
 	dirs, _ := filepath.Glob("/proc/[0-9]*")
 	for _, dir := range dirs {
@@ -68,60 +69,75 @@ func ReadCPU() CPUSample {
 
 // Since returns the CPU used between earlier and s.
 func (s CPUSample) Since(earlier CPUSample) CPUUse {
-	return CPUUse{Wall: s.At.Sub(earlier.At), Busy: s.Busy - earlier.Busy, Self: s.Self - earlier.Self,
-		Postgres: s.Postgres - earlier.Postgres, RabbitMQ: s.RabbitMQ - earlier.RabbitMQ}
+	return CPUUse{Wall: s.At.Sub(earlier.At), Busy: s.Busy - earlier.Busy, IRQ: s.IRQ - earlier.IRQ,
+		Self: s.Self - earlier.Self, Postgres: s.Postgres - earlier.Postgres, RabbitMQ: s.RabbitMQ - earlier.RabbitMQ}
 }
 
 // CPUUse is the CPU time used over a wall-clock interval, split as in CPUSample.
 type CPUUse struct {
-	Wall                           time.Duration
-	Busy, Self, Postgres, RabbitMQ time.Duration
+	Wall                                time.Duration
+	Busy, IRQ, Self, Postgres, RabbitMQ time.Duration
 }
 
 // Add returns the use over both intervals.
 func (u CPUUse) Add(o CPUUse) CPUUse {
-	return CPUUse{Wall: u.Wall + o.Wall, Busy: u.Busy + o.Busy, Self: u.Self + o.Self,
+	return CPUUse{Wall: u.Wall + o.Wall, Busy: u.Busy + o.Busy, IRQ: u.IRQ + o.IRQ, Self: u.Self + o.Self,
 		Postgres: u.Postgres + o.Postgres, RabbitMQ: u.RabbitMQ + o.RabbitMQ}
 }
 
-// Cores returns the CPU used in cores busy on average over the interval: the machine, this
-// process, PostgreSQL, RabbitMQ, and everything else (other processes on the machine).
-func (u CPUUse) Cores() (busy, self, postgres, rabbitmq, other float64) {
+// Cores is CPUUse in cores busy on average over the interval.
+type Cores struct {
+	Busy     float64 // the whole machine
+	Self     float64 // this process
+	Postgres float64
+	RabbitMQ float64
+	IRQ      float64 // interrupts (loopback networking), charged to no process
+	Other    float64 // the rest: other processes on the machine
+}
+
+// Cores returns u in cores busy on average over its interval.
+func (u CPUUse) Cores() Cores {
 	wall := u.Wall.Seconds()
 	if wall <= 0 {
-		return 0, 0, 0, 0, 0
+		return Cores{}
 	}
 	c := func(v time.Duration) float64 { return v.Seconds() / wall }
-	rest := u.Busy - u.Self - u.Postgres - u.RabbitMQ
-	return c(u.Busy), c(u.Self), c(u.Postgres), c(u.RabbitMQ), c(max(rest, 0))
+	rest := u.Busy - u.IRQ - u.Self - u.Postgres - u.RabbitMQ
+	return Cores{Busy: c(u.Busy), Self: c(u.Self), Postgres: c(u.Postgres), RabbitMQ: c(u.RabbitMQ), IRQ: c(u.IRQ),
+		Other: c(max(rest, 0))}
 }
 
 func ticks(n int64) time.Duration { return time.Duration(n) * time.Second / userHZ }
 
-// machineBusy reads the first line of /proc/stat: user nice system idle iowait irq softirq steal.
-func machineBusy() time.Duration {
+// machineBusy reads the first line of /proc/stat (user nice system idle iowait irq softirq steal)
+// and returns the busy time (all but idle and iowait) and the part of it in irq and softirq.
+func machineBusy() (busy, irq time.Duration) {
 	f, err := os.Open("/proc/stat")
 	if err != nil {
-		return 0
+		return 0, 0
 	}
 	defer func() { _ = f.Close() }()
 	sc := bufio.NewScanner(f)
 	if !sc.Scan() {
-		return 0
+		return 0, 0
 	}
 	fields := strings.Fields(sc.Text())
 	if len(fields) < 9 || fields[0] != "cpu" {
-		return 0
+		return 0, 0
 	}
-	var busy int64
-	for i, f := range fields[1:9] {
-		if i == 3 || i == 4 { // idle, iowait
-			continue
-		}
+	var b, i int64
+	for n, f := range fields[1:9] {
 		v, _ := strconv.ParseInt(f, 10, 64)
-		busy += v
+		switch n {
+		case 3, 4: // idle, iowait
+		case 5, 6: // irq, softirq
+			i += v
+			b += v
+		default:
+			b += v
+		}
 	}
-	return ticks(busy)
+	return ticks(b), ticks(i)
 }
 
 // procCPU reads utime+stime of one process from its stat file.
@@ -139,6 +155,7 @@ func procCPU(path string) time.Duration {
 	if len(fields) < 13 {
 		return 0
 	}
+	// utime and stime are fields 14 and 15 of proc(5), 12th and 13th from the state field.
 	utime, _ := strconv.ParseInt(fields[11], 10, 64)
 	stime, _ := strconv.ParseInt(fields[12], 10, 64)
 	return ticks(utime + stime)

@@ -46,18 +46,20 @@ func TestCPUUse(t *testing.T) {
 	t.Parallel()
 	at := time.Now()
 	a := CPUSample{At: at, Busy: time.Second, Self: 100 * time.Millisecond}
-	b := CPUSample{At: at.Add(2 * time.Second), Busy: 4 * time.Second, Self: 1100 * time.Millisecond,
-		Postgres: time.Second, RabbitMQ: 500 * time.Millisecond}
-	u := b.Since(a).Add(CPUUse{Wall: 2 * time.Second})
-	busy, self, pg, mq, other := u.Cores()
-	require.InDelta(t, 0.75, busy, 1e-9)
-	require.InDelta(t, 0.25, self, 1e-9)
-	require.InDelta(t, 0.25, pg, 1e-9)
-	require.InDelta(t, 0.125, mq, 1e-9)
-	require.InDelta(t, 0.125, other, 1e-9)
+	b := CPUSample{At: at.Add(2 * time.Second), Busy: 4 * time.Second, IRQ: 200 * time.Millisecond,
+		Self: 1100 * time.Millisecond, Postgres: time.Second, RabbitMQ: 500 * time.Millisecond}
+	c := b.Since(a).Add(CPUUse{Wall: 2 * time.Second}).Cores()
+	require.InDelta(t, 0.75, c.Busy, 1e-9)
+	require.InDelta(t, 0.25, c.Self, 1e-9)
+	require.InDelta(t, 0.25, c.Postgres, 1e-9)
+	require.InDelta(t, 0.125, c.RabbitMQ, 1e-9)
+	require.InDelta(t, 0.05, c.IRQ, 1e-9)
+	require.InDelta(t, 0.075, c.Other, 1e-9)
+	require.Equal(t, Cores{}, CPUUse{}.Cores(), "an empty interval uses nothing")
 	s := ReadCPU()
 	require.False(t, s.At.IsZero())
 	require.GreaterOrEqual(t, s.Busy, s.Self, "the machine is at least as busy as this process")
+	require.GreaterOrEqual(t, s.Busy, s.IRQ)
 }
 
 func TestReadMachine(t *testing.T) {

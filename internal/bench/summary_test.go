@@ -66,7 +66,7 @@ func printSummary(w io.Writer) {
 		c.Broker.QueueType, c.Broker.DeliveryLimit, c.Database.MaxOpenConns)
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
 	_, _ = fmt.Fprintln(tw, "benchmark\tbody B\tn\tintake/s\tp50 ms\tp99 ms\tdelivered/s\te2e p50 ms\te2e p99 ms\twall s\t"+
-		"cores: busy\tthis process\tpostgres\trabbitmq\tother\t")
+		"cores: busy\tthis process\tpostgres\trabbitmq\tirq\tother\t")
 	for _, r := range results {
 		in := r.intake
 		e2eRate, e2e50, e2e99, wall := "-", "-", "-", in.end.Sub(in.start)
@@ -76,12 +76,15 @@ func printSummary(w io.Writer) {
 			e2e99 = fmt.Sprintf("%.1f", Millis(Percentile(e.latencies, 99)))
 			wall = e.wall
 		}
-		busy, self, pg, mq, other := r.cpu.Cores()
-		_, _ = fmt.Fprintf(tw, "%s\t%d\t%d\t%.0f\t%.1f\t%.1f\t%s\t%s\t%s\t%.1f\t%.2f\t%.2f\t%.2f\t%.2f\t%.2f\t\n",
+		c := r.cpu.Cores()
+		_, _ = fmt.Fprintf(tw, "%s\t%d\t%d\t%.0f\t%.1f\t%.1f\t%s\t%s\t%s\t%.1f\t%.2f\t%.2f\t%.2f\t%.2f\t%.2f\t%.2f\t\n",
 			r.name, r.bodyBytes, len(in.receipts), in.rate(), Millis(Percentile(in.latencies, 50)),
-			Millis(Percentile(in.latencies, 99)), e2eRate, e2e50, e2e99, wall.Seconds(), busy, self, pg, mq, other)
+			Millis(Percentile(in.latencies, 99)), e2eRate, e2e50, e2e99, wall.Seconds(),
+			c.Busy, c.Self, c.Postgres, c.RabbitMQ, c.IRQ, c.Other)
 	}
 	_ = tw.Flush()
 	_, _ = fmt.Fprintln(w, "intake p50/p99: accept latency (request sent → 202 read); e2e: delivered_at − received_at per delivery;\n"+
-		"cores: CPU used on average over the measured interval (intake only, or first submit → all delivered).")
+		"cores: CPU used on average over the measured interval (intake only, or first submit → all delivered);\n"+
+		"postgres and rabbitmq: the whole servers, other clients included (postgres: live processes only, so\n"+
+		"backends that exited, e.g. other tests' sessions, land in other); irq: mostly loopback TCP.")
 }

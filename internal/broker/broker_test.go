@@ -54,6 +54,11 @@ func startConsumer(t *testing.T, cfg broker.Config, subscribe func(c *broker.Con
 	subscribe(c)
 	require.NoError(t, c.Start(t.Context()))
 	t.Cleanup(func() {
+		select {
+		case <-c.Stopped(): // the test stopped it and checked the result
+			return
+		default:
+		}
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
 		require.NoError(t, c.Stop(ctx))
@@ -337,6 +342,7 @@ func TestSlowAuthorityDoesNotDelayAnother(t *testing.T) {
 			return broker.Ack
 		})
 	})
+	t.Cleanup(func() { close(release) }) // runs before the consumer's Stop
 	requireAllConfirmed(t, b.pub.PublishBatch(t.Context(), []broker.Message{msg("slow", "s1"), msg("slow", "s2")}))
 	receive(t, slowStarted, "slow handler")
 
@@ -348,7 +354,6 @@ func TestSlowAuthorityDoesNotDelayAnother(t *testing.T) {
 	for range msgs {
 		receive(t, fast, "fast delivery while the slow authority is stuck")
 	}
-	close(release)
 }
 
 func TestSubscribeAgainReplacesConcurrency(t *testing.T) {
@@ -417,40 +422,45 @@ func TestStopLetsInFlightHandlerFinishAndAck(t *testing.T) {
 	b := setup(t, []string{"a"})
 	queue := b.cfg.Names.AuthorityQueue("a")
 	started := make(chan string, 10)
-	release := make(chan struct{})
+	releaseCh := make(chan struct{})
+	release := sync.OnceFunc(func() { close(releaseCh) })
 	var handlerCtxErr atomic.Value
 	c := startConsumer(t, b.cfg, func(c *broker.Consumer) {
 		c.Subscribe("a", 1, func(ctx context.Context, d broker.Delivery) broker.Outcome {
 			started <- d.MessageID
-			<-release
+			<-releaseCh
 			if err := ctx.Err(); err != nil {
 				handlerCtxErr.Store(err)
 			}
 			return broker.Ack
 		})
 	})
+	t.Cleanup(release) // never leave the handler hanging if the test fails early
 	requireAllConfirmed(t, b.pub.PublishBatch(t.Context(), []broker.Message{msg("a", "m1"), msg("a", "m2")}))
 	require.Equal(t, "m1", receive(t, started, "first delivery"))
 
 	stopped := make(chan error, 1)
 	go func() { stopped <- c.Stop(context.Background()) }()
-	waitConsumers(t, b.cfg, queue, 0) // cancelled: no new messages
+	require.Eventually(t, func() bool { return broker.ConsumerDraining(c) }, waitFor, tick)
+	requireAllConfirmed(t, b.pub.PublishBatch(t.Context(), []broker.Message{msg("a", "m3")}))
 	select {
 	case err := <-stopped:
 		t.Fatalf("Stop returned (%v) while a handler was running", err)
 	default:
 	}
-	close(release)
+	release()
 	require.NoError(t, receive(t, stopped, "Stop"))
 	require.Nil(t, handlerCtxErr.Load(), "handler ctx cancelled during a graceful stop")
 	require.Empty(t, started, "a message was handled after Stop began")
 
-	// m1 was acked; m2 was never handled and is back in the queue.
-	require.Equal(t, 1, brokertest.QueueDepth(t, b.cfg, queue))
-	d, ok, err := broker.Get(t.Context(), b.cfg, queue)
-	require.NoError(t, err)
-	require.True(t, ok)
-	require.Equal(t, "m2", d.MessageID)
+	// m1 was acked; m2 and m3 were never handled and are in the queue.
+	waitDepth(t, b.cfg, queue, 2)
+	for _, want := range []string{"m2", "m3"} {
+		d, ok, err := broker.Get(t.Context(), b.cfg, queue)
+		require.NoError(t, err)
+		require.True(t, ok)
+		require.Equal(t, want, d.MessageID)
+	}
 }
 
 func TestStopCancelsHandlersAfterGrace(t *testing.T) {
@@ -474,7 +484,8 @@ func TestStopCancelsHandlersAfterGrace(t *testing.T) {
 	require.ErrorIs(t, err, context.DeadlineExceeded)
 	require.ErrorIs(t, c.Stop(t.Context()), context.DeadlineExceeded, "Stop is idempotent")
 	require.False(t, c.Status().Connected)
-	require.Equal(t, 1, brokertest.QueueDepth(t, b.cfg, queue), "requeued message lost")
+	waitDepth(t, b.cfg, queue, 1) // requeued, not lost
+	require.Zero(t, brokertest.QueueDepth(t, b.cfg, b.cfg.Names.Dead()))
 }
 
 func TestPublishBatchOfThousand(t *testing.T) {
@@ -590,10 +601,75 @@ func TestConfigValidate(t *testing.T) {
 func TestInvalidRoutingKeyFailsOnlyThatMessage(t *testing.T) {
 	t.Parallel()
 	b := setup(t, []string{"a"})
-	errs := b.pub.PublishBatch(t.Context(), []broker.Message{msg("a", "m1"), msg("", "m2"), msg("a b", "m3")})
+	badHeader := msg("a", "m4")
+	badHeader.Headers = map[string]any{"x": struct{}{}}
+	errs := b.pub.PublishBatch(t.Context(), []broker.Message{
+		msg("a", "m1"), msg("", "m2"), msg("a b", "m3"), badHeader, msg("a", "m5"),
+	})
 	require.NoError(t, errs[0])
 	require.Error(t, errs[1])
 	require.Error(t, errs[2])
+	require.Error(t, errs[3])
+	require.NoError(t, errs[4])
 	require.False(t, errors.Is(errs[1], broker.ErrNotConnected))
+	waitDepth(t, b.cfg, b.cfg.Names.AuthorityQueue("a"), 2)
 	require.Error(t, b.pub.EnsureAuthority(t.Context(), ""))
+}
+
+func TestConsumerRedeclaresDeletedQueue(t *testing.T) {
+	t.Parallel()
+	b := setup(t, []string{"a"})
+	queue := b.cfg.Names.AuthorityQueue("a")
+	handled := make(chan string, 10)
+	startConsumer(t, b.cfg, func(c *broker.Consumer) {
+		c.Subscribe("a", 1, func(_ context.Context, d broker.Delivery) broker.Outcome {
+			handled <- d.MessageID
+			return broker.Ack
+		})
+	})
+	waitConsumers(t, b.cfg, queue, 1)
+
+	// An operator deletes the queue: the broker cancels the consumer, which re-declares the
+	// queue and consumes it again on the same connection.
+	require.NoError(t, broker.DeleteQueueForTest(t.Context(), b.cfg, queue))
+	waitConsumers(t, b.cfg, queue, 1)
+	requireAllConfirmed(t, b.pub.PublishBatch(t.Context(), []broker.Message{msg("a", "m1")}))
+	require.Equal(t, "m1", receive(t, handled, "delivery after re-declare"))
+}
+
+func TestPublisherRecoversFromChannelException(t *testing.T) {
+	t.Parallel()
+	b := setup(t, []string{"a"})
+	queue := b.cfg.Names.AuthorityQueue("a")
+	// Deleting hub.deliver makes the next publish a channel exception (404): the publisher
+	// reconnects, which re-declares the exchange, the binding and the queue.
+	require.NoError(t, broker.DeleteExchangeForTest(t.Context(), b.cfg, b.cfg.Names.Deliver()))
+	errs := b.pub.PublishBatch(t.Context(), []broker.Message{msg("a", "lost")})
+	require.Error(t, errs[0])
+	t.Logf("publish to a deleted exchange: %v", errs[0])
+
+	require.Eventually(t, func() bool {
+		return b.pub.PublishBatch(t.Context(), []broker.Message{msg("a", "m1")})[0] == nil
+	}, waitFor, 50*time.Millisecond, "publisher never recovered")
+	waitDepth(t, b.cfg, queue, 1)
+}
+
+func TestReconnectSurvivesOneBadAuthorityQueue(t *testing.T) {
+	t.Parallel()
+	b := setup(t, []string{"a", "bad"})
+	bad := b.cfg.Names.AuthorityQueue("bad")
+	// Someone replaces the queue of "bad" with one of other arguments.
+	require.NoError(t, broker.DeleteQueueForTest(t.Context(), b.cfg, bad))
+	require.NoError(t, broker.DeclareClassicQueueForTest(t.Context(), b.cfg, bad))
+
+	since := b.pub.Status().Since
+	require.NoError(t, broker.ClosePublisherConnection(b.pub))
+	require.Eventually(t, func() bool {
+		s := b.pub.Status()
+		return s.Connected && s.Since.After(since)
+	}, waitFor, tick, "one bad authority queue stopped the publisher from reconnecting")
+	requireAllConfirmed(t, b.pub.PublishBatch(t.Context(), []broker.Message{msg("a", "m1")}))
+	err := b.pub.EnsureAuthority(t.Context(), "bad")
+	require.Error(t, err)
+	require.Contains(t, err.Error(), "PRECONDITION_FAILED")
 }

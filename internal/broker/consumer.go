@@ -209,7 +209,8 @@ func (c *Consumer) Status() Status { return c.sup.snapshot() }
 // A delivery is settled on the channel it came from, so after a reconnect the settlement of a
 // delivery received before fails with a closed-channel error (logged; the broker redelivers the
 // message) and can never settle another message. concurrency < 1 means 1. It panics if code is
-// empty or h is nil (programmer errors).
+// empty or h is nil (programmer errors); any other code EnsureAuthority would refuse is logged
+// and ignored.
 func (c *Consumer) Subscribe(code string, concurrency int, h Handler) {
 	if code == "" || h == nil {
 		panic("broker: Subscribe needs an authority code and a handler")

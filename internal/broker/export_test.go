@@ -22,3 +22,29 @@ func DeleteQueueForTest(ctx context.Context, cfg Config, queue string) error {
 		})
 	})
 }
+
+// ConsumerDraining reports whether Stop has begun draining c.
+func ConsumerDraining(c *Consumer) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.draining
+}
+
+// DeleteExchangeForTest deletes one exchange, as an operator might.
+func DeleteExchangeForTest(ctx context.Context, cfg Config, exchange string) error {
+	return oneShot(ctx, cfg, "test", func(conn *amqp.Connection) error {
+		return withChannel(conn, func(ch *amqp.Channel) error {
+			return ch.ExchangeDelete(exchange, false, false)
+		})
+	})
+}
+
+// DeclareClassicQueueForTest declares a plain classic queue, as an operator might by mistake.
+func DeclareClassicQueueForTest(ctx context.Context, cfg Config, queue string) error {
+	return oneShot(ctx, cfg, "test", func(conn *amqp.Connection) error {
+		return withChannel(conn, func(ch *amqp.Channel) error {
+			_, err := ch.QueueDeclare(queue, true, false, false, false, nil)
+			return err
+		})
+	})
+}

@@ -140,19 +140,8 @@ func (p *Publisher) up(_ context.Context, l *link) error {
 	p.mu.Unlock()
 
 	sess := &pubSession{link: l, declared: make(map[string]struct{}, len(codes))}
-	if len(codes) > 0 {
-		err := withChannel(l.conn, func(ch *amqp.Channel) error {
-			for code := range codes {
-				if err := declareAuthority(ch, p.cfg, code); err != nil {
-					return err
-				}
-				sess.declared[code] = struct{}{}
-			}
-			return nil
-		})
-		if err != nil {
-			return fmt.Errorf("declare authorities: %w", err)
-		}
+	if err := p.redeclare(l, codes, sess.declared); err != nil {
+		return err
 	}
 
 	ch, err := l.conn.Channel()
@@ -171,13 +160,45 @@ func (p *Publisher) up(_ context.Context, l *link) error {
 		// channel; reconnecting re-declares the topology and opens a fresh one.
 		if e, ok := <-chClosed; ok && e != nil && !l.conn.IsClosed() {
 			p.log.Warn("publish channel closed by the broker, reconnecting", zap.Error(e))
-			l.abort()
+			l.close()
 		}
 	})
 
 	p.mu.Lock()
 	p.sess = sess
 	p.mu.Unlock()
+	return nil
+}
+
+// redeclare declares the authorities in codes on a new connection and records the ones that
+// succeeded in declared. One authority failing (say its queue exists with other arguments) is
+// logged and skipped, so it cannot stop publishing to the others; EnsureAuthority tries it again
+// and reports the error. Only a dead connection is an error.
+func (p *Publisher) redeclare(l *link, codes, declared map[string]struct{}) error {
+	var ch *amqp.Channel
+	defer func() {
+		if ch != nil {
+			_ = ch.Close()
+		}
+	}()
+	for code := range codes {
+		if ch == nil {
+			var err error
+			if ch, err = l.conn.Channel(); err != nil {
+				return fmt.Errorf("re-declare authorities: open channel: %w", err)
+			}
+		}
+		if err := declareAuthority(ch, p.cfg, code); err != nil {
+			if l.conn.IsClosed() {
+				return fmt.Errorf("re-declare authorities: %w", err)
+			}
+			p.log.Error("re-declare authority failed", zap.String("authority", code), zap.Error(err))
+			_ = ch.Close() // the failed declaration closed it on the broker's side
+			ch = nil
+			continue
+		}
+		declared[code] = struct{}{}
+	}
 	return nil
 }
 
@@ -198,6 +219,8 @@ func (p *Publisher) down(l *link) {
 // on the current connection, unless already declared on it; the base topology is declared on
 // every connect. The code is remembered and re-declared after each reconnect. It returns an
 // error wrapping ErrNotConnected when there is no connection, and ctx's error if ctx ends first.
+// A code must be non-empty valid UTF-8 without spaces or control characters, and short enough
+// for a 255-byte queue name; the same rule applies to Message.RoutingKey.
 func (p *Publisher) EnsureAuthority(ctx context.Context, code string) error {
 	if err := p.cfg.Names.validateCode(code); err != nil {
 		return fmt.Errorf("ensure authority: %w", err)

@@ -56,6 +56,9 @@ func declareAuthority(ch *amqp.Channel, cfg Config, code string) error {
 //     drop-head it silently falls back to at-most-once).
 //
 // Classic queues dead-letter at most once; use them only where quorum queues are unavailable.
+// Re-declaring an existing queue with other arguments (say another DeliveryLimit) fails with
+// PRECONDITION_FAILED: every process sharing a broker must use the same settings, and changing
+// them means migrating the queues.
 func AuthorityQueueArgs(cfg Config) map[string]any {
 	args := amqp.Table{
 		"x-queue-type":           cfg.QueueType,
