@@ -155,3 +155,64 @@ type Event struct {
 	Detail     string         `json:"detail,omitempty"`
 	At         time.Time      `json:"at"`
 }
+
+// AuthorityMessageType is what an authority's system reports about a delivery. The values are
+// stored and shown: never rename one.
+type AuthorityMessageType string
+
+const (
+	MsgDelivered     AuthorityMessageType = "delivered"      // loaded into the authority's system (SEV ack_type 1)
+	MsgAccepted      AuthorityMessageType = "accepted"       // taken for processing (SEV ack_type 2)
+	MsgRegistered    AuthorityMessageType = "registered"     // registered, with number and date (SEV ack_type 3)
+	MsgRefused       AuthorityMessageType = "refused"        // registration refused, with a reason (SEV ack_type 4)
+	MsgStatus        AuthorityMessageType = "status"         // an informative status change
+	MsgExtended      AuthorityMessageType = "extended"       // the term of consideration is extended
+	MsgForwarded     AuthorityMessageType = "forwarded"      // sent on to the competent authority
+	MsgReturned      AuthorityMessageType = "returned"       // returned to the applicant (insufficient data)
+	MsgNotConsidered AuthorityMessageType = "not_considered" // not considered (anonymous, repeat)
+	MsgAnswered      AuthorityMessageType = "answered"       // answered, with documents
+)
+
+// AnswerOutcome is the result of consideration stated in an answer.
+type AnswerOutcome string
+
+const (
+	OutcomeSatisfied          AnswerOutcome = "satisfied"
+	OutcomePartiallySatisfied AnswerOutcome = "partially_satisfied"
+	OutcomeRefused            AnswerOutcome = "refused"
+	OutcomeExplained          AnswerOutcome = "explained"
+	OutcomeNotHeld            AnswerOutcome = "not_held"
+)
+
+// AuthorityDocument is a file an authority sends back (an answer and its annexes).
+type AuthorityDocument struct {
+	FileName   string      `json:"file_name"`
+	MediaType  string      `json:"media_type"`
+	Content    []byte      `json:"content"`
+	Signatures []Signature `json:"signatures,omitempty"`
+}
+
+// AuthorityMessage is one message from an authority's system about one delivery, decoded from its
+// wire format by the authority's adapter.
+type AuthorityMessage struct {
+	// MessageID is the sender's id of this message: applying the same id twice changes nothing.
+	MessageID string `json:"message_id"`
+	// Of is the delivery the message is about: the delivery id the hub sent (SEV msg_id).
+	Of   string               `json:"of"`
+	Type AuthorityMessageType `json:"type"`
+	// At is when the authority's system made the message, as it states it.
+	At                 *time.Time          `json:"at,omitempty"`
+	RegistrationNumber string              `json:"registration_number,omitempty"`
+	RegistrationDate   *time.Time          `json:"registration_date,omitempty"`
+	RefusalCode        string              `json:"refusal_code,omitempty"`
+	RefusalText        string              `json:"refusal_text,omitempty"`
+	Registrar          string              `json:"registrar,omitempty"`
+	NewDueDate         *time.Time          `json:"new_due_date,omitempty"`
+	Reason             string              `json:"reason,omitempty"`
+	ForwardedTo        string              `json:"forwarded_to,omitempty"`
+	Outcome            AnswerOutcome       `json:"outcome,omitempty"`
+	LegalBasis         string              `json:"legal_basis,omitempty"`
+	AppealProcedure    string              `json:"appeal_procedure,omitempty"`
+	Text               string              `json:"text,omitempty"`
+	Documents          []AuthorityDocument `json:"documents,omitempty"`
+}

@@ -65,7 +65,9 @@ func (f *fakeOutbox) RelayBatch(ctx context.Context, _ time.Time, limit int, _ t
 	return published, failed, nil
 }
 
-func (f *fakeOutbox) NextOutboxDue(context.Context) (time.Time, bool, error) { return time.Time{}, false, nil }
+func (f *fakeOutbox) NextOutboxDue(context.Context) (time.Time, bool, error) {
+	return time.Time{}, false, nil
+}
 
 func (f *fakeOutbox) WatchOutbox(context.Context) (<-chan struct{}, error) { return f.notify, nil }
 
