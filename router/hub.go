@@ -18,6 +18,7 @@ import (
 	"appealhub/internal/broker"
 	"appealhub/internal/clock"
 	"appealhub/internal/httpapi"
+	"appealhub/internal/lifecycle"
 	"appealhub/internal/store"
 	"appealhub/router/delivery"
 	"appealhub/router/intake"
@@ -67,8 +68,9 @@ type Hub struct {
 
 	mu         sync.Mutex
 	subscribed map[string]bool
-	syncCancel context.CancelFunc
-	syncDone   chan struct{}
+	syncLoop   lifecycle.Loop
+	notifyLoop lifecycle.Loop
+	outboxPoke chan struct{}
 	stopOnce   sync.Once
 	stopErr    error
 }
@@ -112,6 +114,7 @@ func New(ctx context.Context, cfg config.Config, opts Options) (*Hub, error) {
 		consumer:   broker.NewConsumer(bcfg, logger.Named("broker.consume")),
 		subscribed: map[string]bool{},
 		syncEvery:  opts.AuthoritySync,
+		outboxPoke: make(chan struct{}, 1),
 	}
 	if h.syncEvery <= 0 {
 		h.syncEvery = DefaultAuthoritySync
@@ -153,11 +156,8 @@ func (h *Hub) Start(ctx context.Context) error {
 	if err := h.relay.Start(ctx); err != nil {
 		return fmt.Errorf("start relay: %w", err)
 	}
-	syncCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
-	h.mu.Lock()
-	h.syncCancel, h.syncDone = cancel, make(chan struct{})
-	h.mu.Unlock()
-	go h.syncLoop(syncCtx)
+	h.syncLoop.Start(ctx, h.syncAuthoritiesEvery)
+	h.notifyLoop.Start(ctx, h.notifyOutbox)
 	if err := h.http.Start(ctx); err != nil {
 		return fmt.Errorf("start http: %w", err)
 	}
@@ -175,13 +175,8 @@ func (h *Hub) Stop(ctx context.Context) error {
 		if err := h.http.Stop(ctx); err != nil {
 			errs = append(errs, fmt.Errorf("stop http: %w", err))
 		}
-		h.mu.Lock()
-		cancel, done := h.syncCancel, h.syncDone
-		h.mu.Unlock()
-		if cancel != nil {
-			cancel()
-			<-done
-		}
+		_ = h.syncLoop.Stop(ctx)
+		_ = h.notifyLoop.Stop(ctx)
 		if err := h.consumer.Stop(ctx); err != nil {
 			errs = append(errs, fmt.Errorf("stop consumer: %w", err))
 		}
@@ -220,8 +215,37 @@ func (h *Hub) seed(ctx context.Context) error {
 	return nil
 }
 
-func (h *Hub) syncLoop(ctx context.Context) {
-	defer close(h.syncDone)
+// outboxChanged is called after a commit that wrote outbox rows due now.
+func (h *Hub) outboxChanged() {
+	select {
+	case h.outboxPoke <- struct{}{}:
+	default:
+	}
+}
+
+// notifyOutbox wakes this process's relay at once after every commit that wrote outbox rows, and
+// tells the other hub processes with a NOTIFY sent outside the business transaction, at most every
+// 20 ms (a NOTIFY inside the intake transaction would serialise every intake commit).
+func (h *Hub) notifyOutbox(ctx context.Context) {
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-h.outboxPoke:
+		}
+		h.relay.Wake()
+		if err := h.store.NotifyOutbox(ctx); err != nil && ctx.Err() == nil {
+			h.logger.Debug("notify outbox", zap.Error(err))
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+}
+
+func (h *Hub) syncAuthoritiesEvery(ctx context.Context) {
 	t := time.NewTicker(h.syncEvery)
 	defer t.Stop()
 	for {

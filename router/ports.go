@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
-	"sync"
 
 	"github.com/google/uuid"
 
@@ -30,8 +29,12 @@ func (h *Hub) Authenticate(ctx context.Context, token string) (httpapi.Principal
 
 // Submit accepts a portal submission.
 func (h *Hub) Submit(ctx context.Context, req httpapi.SubmitRequest) (schemas.Receipt, error) {
-	return h.intake.Submit(ctx, intake.Request{ClientID: req.ClientID, IdempotencyKey: req.IdempotencyKey,
+	r, err := h.intake.Submit(ctx, intake.Request{ClientID: req.ClientID, IdempotencyKey: req.IdempotencyKey,
 		Body: req.Body, TraceParent: req.TraceParent})
+	if err == nil {
+		h.outboxChanged()
+	}
+	return r, err
 }
 
 // Case returns a case the client submitted; any other id is not_found.
@@ -94,7 +97,6 @@ func (h *Hub) handle(ctx context.Context, d broker.Delivery) broker.Outcome {
 // relayPublisher publishes outbox messages as delivery messages on the broker.
 type relayPublisher struct {
 	pub *broker.Publisher
-	mu  sync.Mutex
 }
 
 func (p *relayPublisher) Connected() bool {

@@ -128,8 +128,17 @@ func (s *Store) PurgePublished(ctx context.Context, cutoff time.Time) (int64, er
 	return res.RowsAffected()
 }
 
-// WatchOutbox listens (LISTEN/NOTIFY) for commits that insert outbox rows of this store's schema
-// and signals the returned channel (coalesced: one pending signal at most). It also signals after
+// NotifyOutbox tells every process listening on this schema's outbox channel that rows are due.
+// It runs in a transaction of its own, never inside a business transaction (see migration 00002).
+func (s *Store) NotifyOutbox(ctx context.Context) error {
+	if _, err := s.db.ExecContext(ctx, `SELECT pg_notify($1, '')`, s.NotifyChannel()); err != nil {
+		return fmt.Errorf("notify outbox: %w", err)
+	}
+	return nil
+}
+
+// WatchOutbox listens (LISTEN/NOTIFY) for NotifyOutbox of this store's schema and signals the
+// returned channel (coalesced: one pending signal at most). It also signals after
 // the listener reconnects, when notifications may have been missed. It stops when ctx is done.
 func (s *Store) WatchOutbox(ctx context.Context) (<-chan struct{}, error) {
 	l := pq.NewListener(s.dsn, 100*time.Millisecond, 10*time.Second, nil)
