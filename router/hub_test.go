@@ -268,3 +268,33 @@ func TestRetriesUntilTheLastAttempt(t *testing.T) {
 	require.Equal(t, 3, failures, "three failed attempts recorded before the last")
 	require.Equal(t, 4, down.sb.Ledger().Requests)
 }
+
+// TestSlowAuthorityDoesNotHoldUpAnother: while one authority's system takes seconds to answer
+// every delivery, another authority's deliveries, submitted after, are all delivered first.
+func TestSlowAuthorityDoesNotHoldUpAnother(t *testing.T) {
+	t.Parallel()
+	slow := newSystem(t, "slow", sandbox.Options{Latency: time.Second})
+	fast := newSystem(t, "fast", sandbox.Options{})
+	env := hubtest.NewEnv(t, map[string]string{"90000001": slow.endpoint("90000001"), "90000002": fast.endpoint("90000002")},
+		func(c *config.Config) { c.Delivery.Concurrency = 2 })
+	hub := env.Start(t)
+	for i := range 10 {
+		env.MustSubmit(t, hub.URL, fmt.Sprintf("slow-%d", i), hubtest.Submission(i, 1024, "90000001"))
+	}
+	require.Eventually(t, func() bool { return slow.sb.Ledger().Requests > 0 }, 30*time.Second, 5*time.Millisecond)
+	for i := range 30 {
+		env.MustSubmit(t, hub.URL, fmt.Sprintf("fast-%d", i), hubtest.Submission(i, 1024, "90000002"))
+	}
+	require.Eventually(t, func() bool { return fast.sb.Ledger().Documents == 30 }, 30*time.Second, 5*time.Millisecond)
+	delivered, err := env.Store.DeliveriesByStatus(context.Background(), schemas.StatusDelivered)
+	require.NoError(t, err)
+	slowDelivered := 0
+	for _, d := range delivered {
+		if d.Authority == "90000001" {
+			slowDelivered++
+		}
+	}
+	require.Less(t, slowDelivered, 10, "the fast authority's 30 deliveries did not wait for the slow one's 10")
+	env.WaitSettled(t, time.Minute)
+	require.Equal(t, 10, slow.sb.Ledger().Documents)
+}
