@@ -112,3 +112,11 @@ type Response struct {
 type Transport interface {
 	Send(ctx context.Context, req Request) (Response, error)
 }
+
+// MessageDecoder is an optional capability of an Adapter, found by type assertion: decoding what an
+// authority's system sends to the hub (POST /v1/authorities/{code}/messages) into authority
+// messages. Like Encode it is pure, safe for concurrent use and must never panic; an error means the
+// body is not an acceptable message (the caller answers 400 and stores nothing).
+type MessageDecoder interface {
+	DecodeMessages(mediaType string, body []byte) ([]schemas.AuthorityMessage, error)
+}
