@@ -58,6 +58,8 @@ const (
 	DefaultDeliveryBackoffBase    = 2 * time.Second
 	DefaultDeliveryBackoffMax     = time.Hour
 	DefaultDeliveryBackoffJitter  = 0.2
+	// DefaultDeliveryInboxVisibility is how long a fetched pull-mode inbox item stays hidden.
+	DefaultDeliveryInboxVisibility = 5 * time.Minute
 )
 
 // DefaultShutdownGrace is the default of shutdown.grace.
@@ -98,6 +100,12 @@ const (
 )
 
 // Authority statuses of authorities[].status.
+// How an authority receives its deliveries.
+const (
+	AuthorityModePush = "push"
+	AuthorityModePull = "pull"
+)
+
 const (
 	AuthorityActive    = "active"
 	AuthoritySuspended = "suspended"
@@ -108,6 +116,8 @@ const (
 const (
 	DefaultAuthorityAdapter = "json"
 	DefaultAuthorityStatus  = AuthorityActive
+	// DefaultAuthorityMode is how a configured authority receives when its mode is not set.
+	DefaultAuthorityMode = AuthorityModePush
 )
 
 // Config is the whole configuration of one hub process. Load builds it; components receive their own
@@ -222,6 +232,9 @@ type Delivery struct {
 	BackoffMax time.Duration `yaml:"backoff_max" mapstructure:"backoff_max"`
 	// BackoffJitter is the random fraction (0..1) added to or taken from each delay. Defaults to 0.2.
 	BackoffJitter float64 `yaml:"backoff_jitter" mapstructure:"backoff_jitter"`
+	// InboxVisibility is how long an item a pull-mode system fetched from its inbox stays hidden;
+	// unless the system acknowledges it by then, it is offered again. Defaults to 5m.
+	InboxVisibility time.Duration `yaml:"inbox_visibility" mapstructure:"inbox_visibility"`
 }
 
 // Shutdown configures the graceful stop.
@@ -268,6 +281,9 @@ type Authority struct {
 	// Status is "active", "suspended" or "closed"; only active authorities receive deliveries.
 	// Defaults to "active".
 	Status string `yaml:"status" mapstructure:"status"`
+	// Mode is "push" (the hub sends each delivery to Endpoint) or "pull" (the system fetches its
+	// inbox from the hub). Defaults to "push".
+	Mode string `yaml:"mode,omitempty" mapstructure:"mode"`
 }
 
 // Default returns the configuration with every default filled in.
@@ -309,6 +325,7 @@ func (c Config) WithDefaults() Config {
 	c.Delivery.BackoffBase = cmp.Or(c.Delivery.BackoffBase, DefaultDeliveryBackoffBase)
 	c.Delivery.BackoffMax = cmp.Or(c.Delivery.BackoffMax, DefaultDeliveryBackoffMax)
 	c.Delivery.BackoffJitter = cmp.Or(c.Delivery.BackoffJitter, DefaultDeliveryBackoffJitter)
+	c.Delivery.InboxVisibility = cmp.Or(c.Delivery.InboxVisibility, DefaultDeliveryInboxVisibility)
 
 	c.Shutdown.Grace = cmp.Or(c.Shutdown.Grace, DefaultShutdownGrace)
 
@@ -321,6 +338,7 @@ func (c Config) WithDefaults() Config {
 		a := &c.Authorities[i]
 		a.Adapter = cmp.Or(a.Adapter, DefaultAuthorityAdapter)
 		a.Status = cmp.Or(a.Status, DefaultAuthorityStatus)
+		a.Mode = cmp.Or(a.Mode, DefaultAuthorityMode)
 	}
 	return c
 }

@@ -83,7 +83,7 @@ authorities:
 	want.Clients = []Client{{ID: "portal", Kind: ClientPortal, TokenSHA256: hashA}}
 	want.Authorities = []Authority{{
 		Code: "42037682", Name: "МОН", Adapter: "json", Endpoint: "http://127.0.0.1:8091/documents/42037682",
-		Token: "s3cret", Status: "active",
+		Token: "s3cret", Status: "active", Mode: "push",
 	}}
 	require.Equal(t, want, c)
 	require.NoError(t, c.Validate())
@@ -147,7 +147,7 @@ func TestLoadEnvOverridesEveryKey(t *testing.T) {
 		}
 		t.Setenv(EnvVar(k.path), env)
 	}
-	require.Equal(t, 33, scalars, "every scalar key is covered")
+	require.Equal(t, 34, scalars, "every scalar key is covered")
 
 	c, err := Load(path, nil)
 	require.NoError(t, err)
@@ -179,7 +179,7 @@ func TestLoadEnvListsAsJSON(t *testing.T) {
 	c, err := Load(path, nil)
 	require.NoError(t, err)
 	require.Equal(t, []Client{{ID: "ops", Kind: ClientOperator, TokenSHA256: hashB}}, c.Clients, "the environment replaces the file's list")
-	require.Equal(t, []Authority{{Code: "42037682", Name: "МОН", Adapter: "json", Endpoint: "http://127.0.0.1:8091/", Token: "t", Status: "active"}}, c.Authorities)
+	require.Equal(t, []Authority{{Code: "42037682", Name: "МОН", Adapter: "json", Endpoint: "http://127.0.0.1:8091/", Token: "t", Status: "active", Mode: "push"}}, c.Authorities)
 
 	t.Setenv("APPEALHUB_CLIENTS", `[{"id":"ops","kind":"operator","token":"plain"}]`)
 	_, err = Load("", nil)
@@ -280,7 +280,7 @@ func TestYAMLRoundTrip(t *testing.T) {
 		{ID: "p", Kind: ClientPortal, TokenSHA256: hashA},
 		{ID: "a", Kind: ClientAuthority, Authority: "00000431", TokenSHA256: hashB},
 	}
-	c.Authorities = []Authority{{Code: "00000431", Name: "КМУ", Adapter: "json", Endpoint: "http://127.0.0.1:8092/", Token: "tok", Status: AuthoritySuspended}}
+	c.Authorities = []Authority{{Code: "00000431", Name: "КМУ", Adapter: "json", Endpoint: "http://127.0.0.1:8092/", Token: "tok", Status: AuthoritySuspended, Mode: AuthorityModePull}}
 
 	for _, in := range []Config{Default(), c} {
 		out, err := in.YAML()
@@ -308,7 +308,7 @@ func TestExampleFile(t *testing.T) {
 	}
 	want.Authorities = []Authority{{
 		Code: "42037682", Name: "Міністерство освіти і науки України", Adapter: "json",
-		Endpoint: "http://127.0.0.1:8091/documents/42037682", Status: AuthorityActive,
+		Endpoint: "http://127.0.0.1:8091/documents/42037682", Status: AuthorityActive, Mode: AuthorityModePush,
 	}}
 	require.Equal(t, want, c)
 

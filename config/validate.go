@@ -126,6 +126,7 @@ func (c Config) Validate() error {
 	if math.IsNaN(c.Delivery.BackoffJitter) || c.Delivery.BackoffJitter < 0 || c.Delivery.BackoffJitter > 1 {
 		v.add("delivery.backoff_jitter", "must be between 0 and 1")
 	}
+	v.positiveDuration("delivery.inbox_visibility", c.Delivery.InboxVisibility)
 
 	// shutdown
 	v.positiveDuration("shutdown.grace", c.Shutdown.Grace)
@@ -261,7 +262,12 @@ func (v *validator) authorities(authorities []Authority) {
 		if !adapterRE.MatchString(a.Adapter) {
 			v.add(p+".adapter", "must be an adapter name (lowercase letters, digits, _ or -)")
 		}
-		v.httpURL(p+".endpoint", a.Endpoint)
+		if a.Mode != AuthorityModePull || a.Endpoint != "" { // a pull-mode system needs no endpoint
+			v.httpURL(p+".endpoint", a.Endpoint)
+		}
 		v.oneOf(p+".status", a.Status, AuthorityActive, AuthoritySuspended, AuthorityClosed)
+		if a.Mode != "" { // empty means the default, push
+			v.oneOf(p+".mode", a.Mode, AuthorityModePush, AuthorityModePull)
+		}
 	}
 }

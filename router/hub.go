@@ -23,6 +23,7 @@ import (
 	"appealhub/router/delivery"
 	"appealhub/router/intake"
 	"appealhub/router/relay"
+	"appealhub/router/tracker"
 	"appealhub/schemas"
 )
 
@@ -63,6 +64,9 @@ type Hub struct {
 	relay     *relay.Relay
 	worker    *delivery.Worker
 	intake    *intake.Intake
+	tracker   *tracker.Tracker
+	adapters  *adapters.Registry
+	clock     clock.Clock
 	http      *httpapi.Server
 	syncEvery time.Duration
 
@@ -119,6 +123,9 @@ func New(ctx context.Context, cfg config.Config, opts Options) (*Hub, error) {
 	if h.syncEvery <= 0 {
 		h.syncEvery = DefaultAuthoritySync
 	}
+	h.adapters = reg
+	h.clock = clock.OrReal(opts.Clock)
+	h.tracker = tracker.New(st, opts.Clock, logger)
 	h.intake = intake.New(intake.Config{PublicURL: cfg.HTTP.PublicURL, Clock: opts.Clock}, st, logger)
 	h.relay = relay.New(relay.Config{BatchSize: cfg.Relay.BatchSize, PollInterval: cfg.Relay.PollInterval, Clock: opts.Clock},
 		st, &relayPublisher{pub: h.publisher}, logger)
@@ -127,7 +134,7 @@ func New(ctx context.Context, cfg config.Config, opts Options) (*Hub, error) {
 		Clock: opts.Clock}, st, reg, transport, logger)
 	hcfg := httpapi.Config{Addr: cfg.HTTP.Addr, MaxBodyBytes: cfg.HTTP.MaxBodyBytes, ReadHeaderTimeout: cfg.HTTP.ReadHeaderTimeout,
 		ReadTimeout: cfg.HTTP.ReadTimeout, WriteTimeout: cfg.HTTP.WriteTimeout, IdleTimeout: cfg.HTTP.IdleTimeout}
-	handler := httpapi.NewHandler(hcfg, httpapi.Deps{Auth: h, Submitter: h, Cases: h, Ready: h}, logger)
+	handler := httpapi.NewHandler(hcfg, httpapi.Deps{Auth: h, Submitter: h, Cases: h, Ready: h, Authorities: h}, logger)
 	h.http = httpapi.NewServer(hcfg, handler, logger)
 	return h, nil
 }
@@ -208,7 +215,7 @@ func (h *Hub) seed(ctx context.Context) error {
 	}
 	for _, a := range h.cfg.Authorities {
 		if err := h.store.UpsertAuthority(ctx, schemas.AuthorityRoute{Code: a.Code, Name: a.Name, Status: a.Status,
-			Adapter: a.Adapter, Endpoint: a.Endpoint, Token: a.Token}); err != nil {
+			Mode: a.Mode, Adapter: a.Adapter, Endpoint: a.Endpoint, Token: a.Token}); err != nil {
 			return err
 		}
 	}

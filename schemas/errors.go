@@ -46,6 +46,9 @@ const (
 	CodeAddresseeInactive Code = "addressee_inactive"
 	// CodeRoutingUnavailable: no authority could be found for the topic and territory.
 	CodeRoutingUnavailable Code = "routing_unavailable"
+	// CodeMalformedMessage: a message from an authority's system is not acceptable in its format
+	// (not well-formed, wrong standard or version, a DTD, too deep, not a known message).
+	CodeMalformedMessage Code = "malformed_message"
 	// CodeShuttingDown: this hub process is draining before it stops; retry (another process).
 	CodeShuttingDown Code = "shutting_down"
 	// CodeServiceUnavailable: a dependency (database, broker) is down; retry later.
@@ -60,7 +63,7 @@ func Codes() []Code {
 		CodeMalformedJSON, CodeInvalidUTF8, CodeNULCharacter, CodeDuplicateKey, CodeSchemaViolation,
 		CodeBodyTooLarge, CodeUnsupportedMediaType, CodeUnauthorized, CodeForbidden, CodeNotFound,
 		CodeMethodNotAllowed, CodeIdempotencyKeyMissing, CodeIdempotencyKeyReused, CodeUnknownAddressee,
-		CodeAddresseeInactive, CodeRoutingUnavailable, CodeShuttingDown, CodeServiceUnavailable,
+		CodeAddresseeInactive, CodeRoutingUnavailable, CodeMalformedMessage, CodeShuttingDown, CodeServiceUnavailable,
 		CodeInternal,
 	}
 }

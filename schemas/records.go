@@ -65,6 +65,7 @@ type DeliveryTask struct {
 	TraceParent    string
 	// The authority's connection, from the registry.
 	AuthorityStatus string
+	Mode            string // push or pull
 	Adapter         string
 	Endpoint        string
 	Token           string
@@ -86,6 +87,7 @@ type AuthorityRoute struct {
 	Code     string
 	Name     string
 	Status   string // active, suspended, closed
+	Mode     string // push (the hub sends) or pull (the system fetches its inbox); empty means push
 	Adapter  string
 	Endpoint string
 	Token    string
@@ -106,4 +108,27 @@ type DeliveryMessage struct {
 	TrackingNumber string `json:"tracking_number"`
 	Authority      string `json:"authority"`
 	Attempt        int    `json:"attempt"` // attempts already made; the worker makes attempt Attempt+1
+}
+
+// Delivery modes of an authority.
+const (
+	ModePush = "push"
+	ModePull = "pull"
+)
+
+// InboxItem is a delivery waiting for a pull-mode authority's system to fetch it.
+type InboxItem struct {
+	DeliveryID     string    `json:"id"`
+	TrackingNumber string    `json:"tracking_number"`
+	FetchCount     int       `json:"fetch_count"`
+	VisibleUntil   time.Time `json:"visible_until"`
+}
+
+// MessageResult says what the hub did with one authority message.
+type MessageResult struct {
+	MessageID string         `json:"message_id"`
+	Of        string         `json:"of"`
+	Duplicate bool           `json:"duplicate"` // the message id was seen before: nothing changed
+	Applied   bool           `json:"applied"`   // the delivery's state changed
+	Status    DeliveryStatus `json:"status"`    // the delivery's state after the message
 }

@@ -143,7 +143,12 @@ const (
 	EventDeliveryDelivered  EventType = "delivery_delivered"
 	EventDeliverySent       EventType = "delivery_sent"
 	EventDeliveryDead       EventType = "delivery_dead"
+	EventDeliveryInInbox    EventType = "delivery_in_inbox"
+	EventDeliveryFetched    EventType = "delivery_fetched"
 )
+
+// AuthorityEvent is the timeline entry of an authority message of type t ("authority_registered", …).
+func AuthorityEvent(t AuthorityMessageType) EventType { return EventType("authority_" + string(t)) }
 
 // Event is one entry of a case's append-only timeline.
 type Event struct {

@@ -61,6 +61,7 @@ install_packages() {
 	local missing=()
 	pg_up || pg_installed || missing+=(postgresql)
 	mq_up || mq_installed || missing+=(rabbitmq-server)
+	command -v xmllint >/dev/null || missing+=(libxml2-utils) # XSD checks in the sev1207 tests
 	if ((${#missing[@]} == 0)); then
 		say "packages: present"
 		return
@@ -193,5 +194,6 @@ verify() {
 install_packages
 start_postgresql
 start_rabbitmq
+if port_open "$MQ_HOST" 15672; then say "rabbitmq: management API up"; elif is_root && rabbitmq-plugins -q enable rabbitmq_management >/dev/null; then say "rabbitmq: management plugin enabled"; else say "rabbitmq: management API not available on $MQ_HOST:15672 (enable it as root: rabbitmq-plugins enable rabbitmq_management)"; fi
 prepare_database
 verify

@@ -15,6 +15,15 @@
 //
 // where "delivered" is a receipt (the delivery is "delivered") and "accepted" means the system took
 // the document for processing and will confirm receipt later (the delivery stays "sent").
+//
+// Later the system reports what became of the delivery with authority messages (delivered,
+// registered, refused, answered, …) that Adapter.DecodeMessages reads and EncodeMessages writes:
+//
+//	{"format":"appealhub.message.v1","message_id":"…","of":"<delivery_id>","type":"registered",
+//	 "registration_number":"01-12/345","registration_date":"2026-03-02T09:30:00+02:00"}
+//
+// or several in one body as {"messages":[…]}. The JSON Schemas of both directions are
+// schemas/delivery.schema.json and schemas/authority-message.schema.json.
 package jsondoc
 
 import (

@@ -27,6 +27,7 @@ func newRootCommand(stdout, stderr io.Writer) *cobra.Command {
 		newSandboxCommand(),
 		newDemoCommand(),
 		newClientCommand(),
+		newAuthorityCommand(),
 	)
 	return root
 }

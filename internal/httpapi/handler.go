@@ -48,6 +48,12 @@ func NewHandler(cfg Config, deps Deps, logger *zap.Logger) http.Handler {
 	h := &handler{cfg: cfg.WithDefaults(), deps: deps, logger: logger.Named("httpapi"), mux: http.NewServeMux()}
 	h.mux.HandleFunc("POST /v1/appeals", h.submit)
 	h.mux.HandleFunc("GET /v1/appeals/{id}", h.getCase)
+	if h.deps.Authorities != nil {
+		h.mux.HandleFunc("GET /v1/authorities/{code}/inbox", h.inbox)
+		h.mux.HandleFunc("GET /v1/authorities/{code}/inbox/{id}", h.inboxDocument)
+		h.mux.HandleFunc("POST /v1/authorities/{code}/inbox/{id}/ack", h.ackInbox)
+		h.mux.HandleFunc("POST /v1/authorities/{code}/messages", h.receiveMessages)
+	}
 	h.mux.HandleFunc("GET /livez", h.livez)
 	h.mux.HandleFunc("GET /readyz", h.readyz)
 	return h
@@ -180,8 +186,18 @@ func saneRequestID(id string) bool {
 	return true
 }
 
-// authenticate answers 401, 403 or 503 itself and returns false, or returns the portal principal.
+// authenticatePortal answers 401, 403 or 503 itself and returns false, or returns the portal principal.
 func (h *handler) authenticatePortal(w http.ResponseWriter, r *http.Request) (Principal, bool) {
+	p, ok := h.authenticate(w, r)
+	if ok && p.Kind != KindPortal {
+		writeProblem(w, r, schemas.CodeForbidden, "only portal clients may use this endpoint", nil)
+		return Principal{}, false
+	}
+	return p, ok
+}
+
+// authenticate answers 401 or 503 itself and returns false, or returns the principal of the bearer token.
+func (h *handler) authenticate(w http.ResponseWriter, r *http.Request) (Principal, bool) {
 	vals := r.Header.Values("Authorization")
 	if len(vals) != 1 {
 		writeProblem(w, r, schemas.CodeUnauthorized, "a bearer token is required", nil)
@@ -210,10 +226,6 @@ func (h *handler) authenticatePortal(w http.ResponseWriter, r *http.Request) (Pr
 		return Principal{}, false
 	}
 	infoFrom(r.Context()).clientID = p.ClientID
-	if p.Kind != KindPortal {
-		writeProblem(w, r, schemas.CodeForbidden, "only portal clients may use this endpoint", nil)
-		return Principal{}, false
-	}
 	return p, true
 }
 

@@ -126,4 +126,20 @@ type Deps struct {
 	Submitter Submitter
 	Cases     CaseReader
 	Ready     Readiness
+	// Authorities serves the authorities' document systems; nil leaves their routes out.
+	Authorities AuthorityAPI
+}
+
+// AuthorityAPI serves an authority's document system: its pull inbox and the messages it sends
+// back. Every method takes the authenticated authority's code and must act only on its deliveries:
+// another authority's delivery is not_found, exactly like one that does not exist.
+type AuthorityAPI interface {
+	// Inbox claims up to limit waiting deliveries, hiding them for a visibility timeout.
+	Inbox(ctx context.Context, authority string, limit int) ([]schemas.InboxItem, error)
+	// InboxDocument returns an inbox item encoded in the authority's format.
+	InboxDocument(ctx context.Context, authority, id string) (mediaType string, body []byte, err error)
+	// AckInbox takes an item off the inbox: the system has the document.
+	AckInbox(ctx context.Context, authority, id string) error
+	// ReceiveMessages decodes what the system sent, in its format, and applies it, all or nothing.
+	ReceiveMessages(ctx context.Context, authority, mediaType string, body []byte) ([]schemas.MessageResult, error)
 }

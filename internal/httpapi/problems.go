@@ -47,6 +47,7 @@ var problemTable = []problemSpec{
 	{schemas.CodeUnknownAddressee, http.StatusUnprocessableEntity, "Unknown addressee", 0},
 	{schemas.CodeAddresseeInactive, http.StatusUnprocessableEntity, "Addressee inactive", 0},
 	{schemas.CodeRoutingUnavailable, http.StatusUnprocessableEntity, "Routing unavailable", 0},
+	{schemas.CodeMalformedMessage, http.StatusBadRequest, "Malformed message", 0},
 	{schemas.CodeShuttingDown, http.StatusServiceUnavailable, "Shutting down", 1},
 	{schemas.CodeServiceUnavailable, http.StatusServiceUnavailable, "Service unavailable", 5},
 	{schemas.CodeInternal, http.StatusInternalServerError, "Internal error", 0},

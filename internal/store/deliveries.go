@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 
 	"appealhub/schemas"
@@ -13,13 +14,13 @@ func (s *Store) DeliveryTask(ctx context.Context, deliveryID string) (schemas.De
 	var t schemas.DeliveryTask
 	err := s.db.QueryRowContext(ctx, `
 		SELECT d.id, a.id, a.tracking_number, d.authority_code, d.status, d.attempts, a.received_at,
-		       a.body, a.trace_parent, au.status, au.adapter, au.endpoint, au.token
+		       a.body, a.trace_parent, au.status, au.mode, au.adapter, au.endpoint, au.token
 		FROM deliveries d
 		JOIN appeals a ON a.id = d.appeal_id
 		JOIN authorities au ON au.code = d.authority_code
 		WHERE d.id = $1`, deliveryID).
 		Scan(&t.DeliveryID, &t.AppealID, &t.TrackingNumber, &t.Authority, &t.Status, &t.Attempts, &t.ReceivedAt,
-			&t.Body, &t.TraceParent, &t.AuthorityStatus, &t.Adapter, &t.Endpoint, &t.Token)
+			&t.Body, &t.TraceParent, &t.AuthorityStatus, &t.Mode, &t.Adapter, &t.Endpoint, &t.Token)
 	if err != nil {
 		return t, fmt.Errorf("read delivery task: %w", mapErr(err))
 	}
@@ -33,11 +34,19 @@ func (s *Store) DeliveryTask(ctx context.Context, deliveryID string) (schemas.De
 func (s *Store) RecordOutcome(ctx context.Context, o schemas.DeliveryOutcome) (applied bool, err error) {
 	err = s.inTx(ctx, func(tx *sql.Tx) error {
 		var appealID, authority string
+		var previous schemas.DeliveryStatus
 		var next sql.NullTime
 		if o.Status == schemas.StatusQueued {
 			next = sql.NullTime{Time: o.NextAttemptAt, Valid: true}
 		}
-		err := tx.QueryRowContext(ctx, `
+		err := tx.QueryRowContext(ctx, `SELECT status FROM deliveries WHERE id = $1 FOR UPDATE`, o.DeliveryID).Scan(&previous)
+		if errors.Is(err, sql.ErrNoRows) {
+			return nil
+		}
+		if err != nil {
+			return fmt.Errorf("lock delivery: %w", err)
+		}
+		err = tx.QueryRowContext(ctx, `
 			UPDATE deliveries SET
 			    status = $3, attempts = $2, last_error = $4, next_attempt_at = $5, updated_at = $6,
 			    reference = CASE WHEN $7 <> '' THEN $7 ELSE reference END,
@@ -47,13 +56,19 @@ func (s *Store) RecordOutcome(ctx context.Context, o schemas.DeliveryOutcome) (a
 			RETURNING appeal_id, authority_code`,
 			o.DeliveryID, o.Attempt, string(o.Status), truncate(o.Error, 1000), next, o.At, o.Reference).
 			Scan(&appealID, &authority)
-		if err == sql.ErrNoRows {
+		if errors.Is(err, sql.ErrNoRows) {
 			return nil
 		}
 		if err != nil {
 			return fmt.Errorf("update delivery: %w", err)
 		}
 		applied = true
+		if previous == schemas.StatusAccepted {
+			// The message outran the relay's commit: the timeline still shows the delivery queued first.
+			if err := insertEvent(ctx, tx, appealID, o.DeliveryID, schemas.EventDeliveryQueued, schemas.StatusQueued, "", o.At); err != nil {
+				return err
+			}
+		}
 		if _, err := tx.ExecContext(ctx, `
 			INSERT INTO events (appeal_id, delivery_id, type, status, detail, created_at)
 			VALUES ($1, $2, $3, $4, $5, $6)`,

@@ -240,7 +240,8 @@ func TestRecordOutcomeAppliesOnceAndSchedulesRetry(t *testing.T) {
 	for _, e := range cs.Events {
 		types = append(types, e.Type)
 	}
-	require.Equal(t, []schemas.EventType{schemas.EventSubmissionAccepted, schemas.EventDeliveryAttempt, schemas.EventDeliveryDelivered}, types)
+	require.Equal(t, []schemas.EventType{schemas.EventSubmissionAccepted, schemas.EventDeliveryQueued,
+		schemas.EventDeliveryAttempt, schemas.EventDeliveryDelivered}, types, "queued shows even when the worker outran the relay")
 }
 
 func TestWatchOutboxSignalsOnNotify(t *testing.T) {

@@ -25,6 +25,8 @@ import (
 type Store interface {
 	DeliveryTask(ctx context.Context, deliveryID string) (schemas.DeliveryTask, error)
 	RecordOutcome(ctx context.Context, o schemas.DeliveryOutcome) (applied bool, err error)
+	// InboxPut puts a pull-mode authority's delivery in its inbox, once.
+	InboxPut(ctx context.Context, deliveryID string, at time.Time) (added bool, err error)
 }
 
 // Adapters finds an adapter by its registry name.
@@ -129,6 +131,20 @@ func (w *Worker) Handle(ctx context.Context, msg schemas.DeliveryMessage) Outcom
 		return Ack
 	}
 
+	if task.Mode == schemas.ModePull {
+		// The authority's system fetches its deliveries: leave this one in its inbox.
+		if err := w.retryStore(ctx, func() error {
+			added, err := w.store.InboxPut(context.WithoutCancel(ctx), task.DeliveryID, w.cfg.Clock.Now().UTC())
+			if added {
+				log.Info("delivery waiting in the inbox")
+			}
+			return err
+		}); err != nil {
+			return Requeue
+		}
+		return Ack
+	}
+
 	outcome := w.attempt(ctx, task)
 	if ctx.Err() != nil && outcome.Status != schemas.StatusDelivered && outcome.Status != schemas.StatusSent {
 		return Requeue // cut short by shutdown: try again in the next process, same attempt number
@@ -192,16 +208,9 @@ func (w *Worker) send(ctx context.Context, task schemas.DeliveryTask, attempt in
 	if task.Endpoint == "" {
 		return adapters.Reply{}, adapters.Permanent(errors.New("authority has no endpoint"))
 	}
-	doc := adapters.Document{
-		DeliveryID: task.DeliveryID, AppealID: task.AppealID, TrackingNumber: task.TrackingNumber,
-		Authority: task.Authority, Attempt: attempt, ReceivedAt: task.ReceivedAt, Raw: task.Body,
-	}
-	if err := json.Unmarshal(task.Body, &doc.Submission); err != nil {
-		return adapters.Reply{}, adapters.Permanent(fmt.Errorf("stored submission unreadable: %w", err))
-	}
-	body, err := ad.Encode(doc)
+	body, err := Encode(ad, task, attempt)
 	if err != nil {
-		return adapters.Reply{}, adapters.Permanent(fmt.Errorf("encode with %s: %w", ad.Name(), err))
+		return adapters.Reply{}, err
 	}
 	req := adapters.Request{Endpoint: task.Endpoint, DeliveryID: task.DeliveryID, MediaType: ad.MediaType(),
 		Body: body, Token: task.Token}
@@ -221,6 +230,23 @@ func (w *Worker) send(ctx context.Context, task schemas.DeliveryTask, attempt in
 		return adapters.Reply{}, nil
 	}
 	return reply, nil
+}
+
+// Encode encodes a stored delivery for its authority with adapter ad, as attempt number attempt
+// (1-based). Its errors are permanent: retrying cannot make a stored submission encodable.
+func Encode(ad adapters.Adapter, task schemas.DeliveryTask, attempt int) ([]byte, error) {
+	doc := adapters.Document{
+		DeliveryID: task.DeliveryID, AppealID: task.AppealID, TrackingNumber: task.TrackingNumber,
+		Authority: task.Authority, Attempt: attempt, ReceivedAt: task.ReceivedAt, Raw: task.Body,
+	}
+	if err := json.Unmarshal(task.Body, &doc.Submission); err != nil {
+		return nil, adapters.Permanent(fmt.Errorf("stored submission unreadable: %w", err))
+	}
+	body, err := ad.Encode(doc)
+	if err != nil {
+		return nil, adapters.Permanent(fmt.Errorf("encode with %s: %w", ad.Name(), err))
+	}
+	return body, nil
 }
 
 // retryStore runs fn until it succeeds or ctx is done, backing off between failures (the database

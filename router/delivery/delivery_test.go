@@ -33,6 +33,8 @@ func (f *fakeStore) DeliveryTask(context.Context, string) (schemas.DeliveryTask,
 	return f.task, f.readErr
 }
 
+func (f *fakeStore) InboxPut(context.Context, string, time.Time) (bool, error) { return true, nil }
+
 func (f *fakeStore) RecordOutcome(_ context.Context, o schemas.DeliveryOutcome) (bool, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()

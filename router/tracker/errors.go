@@ -1,0 +1,9 @@
+package tracker
+
+import (
+	"errors"
+
+	"appealhub/schemas"
+)
+
+func isNotFound(err error) bool { return errors.Is(err, schemas.ErrNotFound) }
