@@ -228,13 +228,12 @@ func TestDecodeLimits(t *testing.T) {
 	})
 	t.Run("depth", func(t *testing.T) {
 		t.Parallel()
-		// Header/Acknowledgement/AckResult is 3 deep; Expansion/StaticExpansion/SignInfo/SignData is 4.
+		// Header/Expansion/StaticExpansion/SignInfo/SignData is 5 deep.
 		body := strings.Replace(string(ack), "</Header>", `<Expansion organization="x" exp_ver="1"><StaticExpansion><SignInfo docTransfer_idnumber="1"><SignData>AA==</SignData></SignInfo></StaticExpansion></Expansion></Header>`, 1)
-		body = strings.Replace(body, "<Acknowledgement", "<Expansion organization=\"x\" exp_ver=\"1\"><StaticExpansion/></Expansion><Acknowledgement", 1)
-		a := sev1207.New(sev1207.Config{HubCode: hubCode, HubSystemID: hubSystemID, MaxDepth: 4})
+		a := sev1207.New(sev1207.Config{HubCode: hubCode, HubSystemID: hubSystemID, MaxDepth: 5})
 		_, err := a.DecodeMessage([]byte(body))
-		require.NoError(t, err, "4 levels with MaxDepth 4")
-		a = sev1207.New(sev1207.Config{HubCode: hubCode, HubSystemID: hubSystemID, MaxDepth: 3})
+		require.NoError(t, err, "5 levels with MaxDepth 5")
+		a = sev1207.New(sev1207.Config{HubCode: hubCode, HubSystemID: hubSystemID, MaxDepth: 4})
 		_, err = a.DecodeMessage([]byte(body))
 		require.ErrorIs(t, err, sev1207.ErrTooDeep)
 	})
@@ -354,9 +353,11 @@ func TestDecodeNeverPanicsOnPrefixes(t *testing.T) {
 		for n := 0; n < len(body); n++ {
 			msgs, err := a.DecodeMessage(body[:n])
 			if err == nil {
-				// A cut inside trailing white space still holds the whole message.
 				require.Len(t, msgs, 1, "%s[:%d]", name, n)
-				require.Empty(t, bytes.TrimSpace(body[n:]), "%s[:%d] decoded", name, n)
+				if !strings.HasPrefix(name, "bad_") { // some bad ones hold a good message first
+					// Only a cut inside trailing white space still holds the whole message.
+					require.Empty(t, bytes.TrimSpace(body[n:]), "%s[:%d] decoded", name, n)
+				}
 				continue
 			}
 			require.True(t, isSentinel(err), "%s[:%d]: %v", name, n, err)

@@ -80,11 +80,14 @@ func findDeclaration(body []byte) (int, string) {
 // is not UTF-8 ("" for UTF-8 or none).
 func (a *Adapter) prescan(body []byte) (string, error) {
 	var declared string
+	var encErr error
 	d := xml.NewDecoder(bytes.NewReader(body))
 	d.Strict = true
 	d.CharsetReader = func(label string, in io.Reader) (io.Reader, error) {
 		declared = label
-		return charsetReader(label, in)
+		r, err := charsetReader(label, in)
+		encErr = err
+		return r, err
 	}
 	depth, roots := 0, 0
 	for first := true; ; first = false {
@@ -94,8 +97,8 @@ func (a *Adapter) prescan(body []byte) (string, error) {
 			break
 		}
 		if err != nil {
-			if errors.Is(err, ErrEncoding) {
-				return "", err
+			if encErr != nil {
+				return "", encErr
 			}
 			return "", fmt.Errorf("%w: %w", ErrMalformed, err)
 		}
