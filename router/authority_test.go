@@ -122,3 +122,90 @@ func TestPullInbox(t *testing.T) {
 		require.Equal(t, 1, n)
 	}
 }
+
+// TestAuthorityMessages: an authority's system reports registration and an answer in JSON; a
+// repeated message changes nothing, a stale one is recorded without moving the delivery back, and a
+// message about another authority's delivery is refused whole, with nothing stored.
+func TestAuthorityMessages(t *testing.T) {
+	t.Parallel()
+	sysA := newSystem(t, "a", sandboxOptions())
+	sysB := newSystem(t, "b", sandboxOptions())
+	const a, b = "12000001", "12000002"
+	tokA, tokB := "authority-a-token", "authority-b-token"
+	env := hubtest.NewEnv(t, map[string]string{a: sysA.endpoint(a), b: sysB.endpoint(b)}, func(c *config.Config) {
+		c.Clients = append(c.Clients,
+			config.Client{ID: "sys-a", Kind: config.ClientAuthority, Authority: a, TokenSHA256: sha256Hex(tokA)},
+			config.Client{ID: "sys-b", Kind: config.ClientAuthority, Authority: b, TokenSHA256: sha256Hex(tokB)})
+	})
+	hub := env.Start(t)
+	rA := env.MustSubmit(t, hub.URL, "ka", hubtest.Submission(1, 1024, a))
+	rB := env.MustSubmit(t, hub.URL, "kb", hubtest.Submission(2, 1024, b))
+	env.WaitSettled(t, 30*time.Second)
+	deliveryOf := func(r schemas.Receipt) string {
+		resp, err := hubtest.Do(context.Background(), http.MethodGet, hub.URL+"/v1/appeals/"+r.ID, env.Token, nil, nil)
+		require.NoError(t, err)
+		return decodeCase(t, resp.Body).Deliveries[0].ID
+	}
+	dA, dB := deliveryOf(rA), deliveryOf(rB)
+	post := func(code, token string, msgs ...schemas.AuthorityMessage) hubtest.Response {
+		h := http.Header{}
+		h.Set("Content-Type", "application/json")
+		resp, err := hubtest.Do(context.Background(), http.MethodPost, hub.URL+"/v1/authorities/"+code+"/messages", token, h, jsondoc.EncodeMessages(msgs))
+		require.NoError(t, err)
+		return resp
+	}
+	regDate := time.Date(2026, 11, 27, 9, 30, 0, 0, time.UTC)
+	registered := schemas.AuthorityMessage{MessageID: "m-1", Of: dA, Type: schemas.MsgRegistered, RegistrationNumber: "01-12/345", RegistrationDate: &regDate}
+
+	resp := post(a, tokA, registered)
+	require.Equal(t, http.StatusOK, resp.Status, string(resp.Body))
+	var out struct {
+		Results []schemas.MessageResult `json:"results"`
+	}
+	require.NoError(t, json.Unmarshal(resp.Body, &out))
+	require.Equal(t, []schemas.MessageResult{{MessageID: "m-1", Of: dA, Applied: true, Status: schemas.StatusRegistered}}, out.Results)
+
+	// The same message again: success, nothing changes.
+	resp = post(a, tokA, registered)
+	require.Equal(t, http.StatusOK, resp.Status)
+	require.NoError(t, json.Unmarshal(resp.Body, &out))
+	require.True(t, out.Results[0].Duplicate)
+
+	// A late delivery notice after registration: recorded, the delivery stays registered.
+	resp = post(a, tokA, schemas.AuthorityMessage{MessageID: "m-0", Of: dA, Type: schemas.MsgDelivered})
+	require.Equal(t, http.StatusOK, resp.Status)
+	require.NoError(t, json.Unmarshal(resp.Body, &out))
+	require.Equal(t, schemas.MessageResult{MessageID: "m-0", Of: dA, Status: schemas.StatusRegistered}, out.Results[0])
+
+	// A batch that includes B's delivery is refused whole, and its valid part is not stored either.
+	answered := schemas.AuthorityMessage{MessageID: "m-2", Of: dA, Type: schemas.MsgAnswered, Outcome: schemas.OutcomeExplained, Text: "Роз'яснено."}
+	resp = post(a, tokA, answered, schemas.AuthorityMessage{MessageID: "m-3", Of: dB, Type: schemas.MsgDelivered})
+	require.Equal(t, http.StatusNotFound, resp.Status, string(resp.Body))
+	// B cannot post to A's path; a message about a made-up id is not found.
+	require.Equal(t, http.StatusNotFound, post(a, tokB, answered).Status)
+	require.Equal(t, http.StatusNotFound, post(a, tokA, schemas.AuthorityMessage{MessageID: "m-4", Of: "0191d7a8-0000-7000-8000-000000000000", Type: schemas.MsgDelivered}).Status)
+	// A malformed message is a 400 with nothing stored.
+	h := http.Header{}
+	h.Set("Content-Type", "application/json")
+	bad, err := hubtest.Do(context.Background(), http.MethodPost, hub.URL+"/v1/authorities/"+a+"/messages", tokA, h,
+		[]byte(`{"format":"appealhub.message.v1","message_id":"m-5","of":"`+dA+`","type":"registered"}`))
+	require.NoError(t, err)
+	require.Equal(t, http.StatusBadRequest, bad.Status)
+
+	resp = post(a, tokA, answered)
+	require.Equal(t, http.StatusOK, resp.Status)
+
+	c, err := hubtest.Do(context.Background(), http.MethodGet, hub.URL+"/v1/appeals/"+rA.ID, env.Token, nil, nil)
+	require.NoError(t, err)
+	cs := decodeCase(t, c.Body)
+	require.Equal(t, schemas.StatusAnswered, cs.Deliveries[0].Status)
+	var types []string
+	for _, e := range cs.Events {
+		types = append(types, string(e.Type))
+	}
+	require.Equal(t, []string{"submission_accepted", "delivery_queued", "delivery_delivered", "authority_registered",
+		"authority_delivered", "authority_answered"}, types)
+	cb, err := hubtest.Do(context.Background(), http.MethodGet, hub.URL+"/v1/appeals/"+rB.ID, env.Token, nil, nil)
+	require.NoError(t, err)
+	require.Equal(t, schemas.StatusDelivered, decodeCase(t, cb.Body).Deliveries[0].Status, "B's delivery untouched")
+}
