@@ -120,3 +120,24 @@ type Transport interface {
 type MessageDecoder interface {
 	DecodeMessages(mediaType string, body []byte) ([]schemas.AuthorityMessage, error)
 }
+
+// Received is a delivery as an authority's system reads it from the wire.
+type Received struct {
+	DeliveryID     string
+	Authority      string
+	TrackingNumber string
+	Submission     schemas.Submission
+}
+
+// Peer is the authority's side of a wire format: how a document system reads what the hub sends
+// and how it answers. The sandbox and the conformance kit speak every format through its Peer, and
+// the conformance suite (adapters/adaptertest) checks an Adapter against its Peer. Like the Adapter,
+// a Peer is pure, safe for concurrent use and never panics.
+type Peer interface {
+	// DecodeDelivery reads a document the hub sent (pushed, or fetched from the inbox).
+	DecodeDelivery(mediaType string, body []byte) (Received, error)
+	// EncodeReply writes the synchronous answer to a pushed document.
+	EncodeReply(r Reply) (mediaType string, body []byte)
+	// EncodeMessages writes authority messages as the system sends them to the hub.
+	EncodeMessages(msgs []schemas.AuthorityMessage) (mediaType string, body []byte, err error)
+}

@@ -161,6 +161,7 @@ func (a *Adapter) encode(doc adapters.Document) ([]byte, error) {
 	if _, err := x.WriteTo(&buf); err != nil {
 		return nil, fmt.Errorf("write xml: %w", err)
 	}
+	buf.WriteByte('\n')
 	if int64(buf.Len()) > a.cfg.MaxMessageBytes {
 		return nil, fmt.Errorf("%w: %d bytes, limit %d", ErrTooLarge, buf.Len(), a.cfg.MaxMessageBytes)
 	}
