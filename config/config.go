@@ -80,6 +80,13 @@ const (
 )
 
 // Defaults of the log section.
+// Defaults of the hub's identity.
+const (
+	DefaultIdentityCode     = "00000000"
+	DefaultIdentityName     = "Appeal Hub"
+	DefaultIdentitySystemID = "APPEALHUB"
+)
+
 const (
 	DefaultLogLevel  = LogLevelInfo
 	DefaultLogFormat = LogFormatJSON
@@ -137,6 +144,8 @@ type Config struct {
 	Shutdown Shutdown `yaml:"shutdown" mapstructure:"shutdown"`
 	// Log is the process log.
 	Log Log `yaml:"log" mapstructure:"log"`
+	// Identity is who the hub is on the wire (SEV 1207 sender).
+	Identity Identity `yaml:"identity" mapstructure:"identity"`
 	// Clients are the API clients allowed to call the hub, each known by the SHA-256 of its bearer token.
 	// Defaults to none.
 	Clients []Client `yaml:"clients,omitempty" mapstructure:"clients"`
@@ -244,6 +253,16 @@ type Shutdown struct {
 }
 
 // Log configures the process log.
+// Identity names the hub to authorities' systems: the sender of every SEV 1207 message.
+type Identity struct {
+	// Code is the EDRPOU code of the hub's operator (SEV from_org_id). Defaults to "00000000".
+	Code string `yaml:"code" mapstructure:"code"`
+	// Name is the operator's name (SEV from_organization). Defaults to "Appeal Hub".
+	Name string `yaml:"name" mapstructure:"name"`
+	// SystemID is the hub's SEV system id (SEV from_sys_id). Defaults to "APPEALHUB".
+	SystemID string `yaml:"system_id" mapstructure:"system_id"`
+}
+
 type Log struct {
 	// Level is the least severe level logged: "debug", "info", "warn" or "error". Defaults to "info".
 	Level string `yaml:"level" mapstructure:"level"`
@@ -331,6 +350,9 @@ func (c Config) WithDefaults() Config {
 
 	c.Log.Level = cmp.Or(c.Log.Level, DefaultLogLevel)
 	c.Log.Format = cmp.Or(c.Log.Format, DefaultLogFormat)
+	c.Identity.Code = cmp.Or(c.Identity.Code, DefaultIdentityCode)
+	c.Identity.Name = cmp.Or(c.Identity.Name, DefaultIdentityName)
+	c.Identity.SystemID = cmp.Or(c.Identity.SystemID, DefaultIdentitySystemID)
 
 	c.Clients = cloneOrNil(c.Clients)
 	c.Authorities = cloneOrNil(c.Authorities)

@@ -131,6 +131,14 @@ func (c Config) Validate() error {
 	// shutdown
 	v.positiveDuration("shutdown.grace", c.Shutdown.Grace)
 
+	// identity
+	if !edrpouShape.MatchString(c.Identity.Code) {
+		v.add("identity.code", "must be an EDRPOU code of 8 digits")
+	}
+	if strings.TrimSpace(c.Identity.SystemID) == "" {
+		v.add("identity.system_id", "is required")
+	}
+
 	// log
 	v.oneOf("log.level", c.Log.Level, LogLevelDebug, LogLevelInfo, LogLevelWarn, LogLevelError)
 	v.oneOf("log.format", c.Log.Format, LogFormatJSON, LogFormatConsole)
@@ -271,3 +279,5 @@ func (v *validator) authorities(authorities []Authority) {
 		}
 	}
 }
+
+var edrpouShape = regexp.MustCompile(`^[0-9]{8}$`)

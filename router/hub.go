@@ -14,6 +14,7 @@ import (
 	"appealhub/adapters"
 	"appealhub/adapters/httppush"
 	"appealhub/adapters/jsondoc"
+	"appealhub/adapters/sev1207"
 	"appealhub/config"
 	"appealhub/internal/broker"
 	"appealhub/internal/clock"
@@ -101,6 +102,8 @@ func New(ctx context.Context, cfg config.Config, opts Options) (*Hub, error) {
 	if reg == nil {
 		reg = adapters.NewRegistry()
 		reg.MustRegister(jsondoc.New())
+		reg.MustRegister(sev1207.New(sev1207.Config{HubCode: cfg.Identity.Code, HubName: cfg.Identity.Name,
+			HubSystemID: cfg.Identity.SystemID, MaxMessageBytes: cfg.HTTP.MaxBodyBytes}))
 	}
 	transport := opts.Transport
 	if transport == nil {

@@ -34,8 +34,8 @@ func (a *Adapter) readHeader(body []byte) (*header, error) {
 	if root.Space != "" || root.Tag != "Header" {
 		return nil, fmt.Errorf("%w: root element %q, want Header", ErrNotSEV1207, clip(root.FullTag()))
 	}
-	if ns := root.SelectAttr("xmlns"); ns != nil && ns.Space == "" {
-		return nil, fmt.Errorf("%w: Header in namespace %q", ErrNotSEV1207, clip(ns.Value))
+	if ns, _ := attr(root, "xmlns"); ns != "" {
+		return nil, fmt.Errorf("%w: Header in namespace %q", ErrNotSEV1207, clip(ns))
 	}
 	if v, ok := attr(root, "standart"); !ok || v != Standard {
 		return nil, fmt.Errorf("%w: standart %q, want %q", ErrNotSEV1207, clip(v), Standard)
@@ -66,12 +66,14 @@ func (a *Adapter) readHeader(body []byte) (*header, error) {
 //
 //   - A notice (msg_type 0) carrying Acknowledgement: ack_type 1 is MsgDelivered, 2 MsgAccepted, 3
 //     MsgRegistered (RegNumber and its regdate are required), 4 MsgRefused (the non-empty
-//     AckResult errortexts, joined with "; ", are the RefusalText; a non-zero errorcode is the
-//     RefusalCode). Of is Acknowledgement@msg_id, the hub's message (delivery) id.
+//     AckResult errortexts, joined with "; ", are the RefusalText; when one states the wording
+//     of a ground of resolution No. 55, schemas.RefusalText, alone or followed by ": ", that
+//     ground's code is the RefusalCode, else it is empty). Of is Acknowledgement@msg_id, the
+//     hub's message (delivery) id.
 //   - A document (msg_type 1 to 4) that refers to a document the hub sent, by
 //     Addressee/Referred[@retype="д"]@idnumber: MsgAnswered, with Of that idnumber, Text the
 //     document's annotation (else its title), and every DocTransfer as a document with the
-//     SignInfo signatures that name it.
+//     SignInfo signatures that name it (each signature's Of is the document's file name).
 //
 // MessageID is the message's own Header@msg_id and At its Header@time. Every error wraps one of
 // the package's sentinel errors and is marked adapters.Permanent: the same body can never decode.
@@ -143,8 +145,8 @@ func (a *Adapter) decodeAck(h *header, ack *etree.Element) (schemas.AuthorityMes
 			if t := strings.TrimSpace(value(r, "errortext")); t != "" {
 				texts = append(texts, t)
 			}
-			if c := strings.TrimSpace(value(r, "errorcode")); c != "" && c != "0" && m.RefusalCode == "" {
-				m.RefusalCode = c
+			if m.RefusalCode == "" {
+				m.RefusalCode = refusalCodeOf(strings.TrimSpace(value(r, "errortext")))
 			}
 		}
 		m.RefusalText = strings.Join(texts, "; ")
@@ -195,7 +197,7 @@ func (a *Adapter) decodeAnswer(h *header, doc *etree.Element) (schemas.Authority
 		if err != nil {
 			return schemas.AuthorityMessage{}, err
 		}
-		m.Documents[i].Signatures = append(m.Documents[i].Signatures, schemas.Signature{Of: id, Format: formatCAdES, Value: value})
+		m.Documents[i].Signatures = append(m.Documents[i].Signatures, schemas.Signature{Of: m.Documents[i].FileName, Format: formatCAdES, Value: value})
 	}
 	return m, nil
 }
@@ -221,7 +223,8 @@ func referredID(doc *etree.Element) string {
 // mediaType must be empty or an XML type and the body a 1207 v1.5 notice: ack_type 1, 2, 3 or 4
 // make Delivered true (each proves the document reached the system; a refusal, ack_type 4, is
 // applied from the notice the system sends to the hub, DecodeMessage), and ack_type 3 also gives
-// RegistrationNumber and RegisteredAt. Errors wrap the sentinel errors and are not permanent: the
+// RegistrationNumber and RegisteredAt: the notice's time (Header@time) when it falls on the
+// registration date (regdate, in Config.Location), else the start of that date. Errors wrap the sentinel errors and are not permanent: the
 // push is retried under the same msg_id, which the system recognises.
 func (a *Adapter) DecodeReply(mediaType string, body []byte) (adapters.Reply, error) {
 	rep, err := a.decodeReply(mediaType, body)
@@ -246,7 +249,13 @@ func (a *Adapter) decodeReply(mediaType string, body []byte) (adapters.Reply, er
 	case schemas.MsgDelivered, schemas.MsgAccepted, schemas.MsgRefused:
 		return adapters.Reply{Delivered: true}, nil
 	case schemas.MsgRegistered:
-		return adapters.Reply{Delivered: true, RegistrationNumber: m.RegistrationNumber, RegisteredAt: m.RegistrationDate}, nil
+		// regdate is a calendar date; a registration notice is made when the system registers,
+		// so its time, when on that date, says when more precisely.
+		at := m.RegistrationDate
+		if m.At != nil && m.At.In(a.cfg.Location).Format(dateLayout) == m.RegistrationDate.Format(dateLayout) {
+			at = m.At
+		}
+		return adapters.Reply{Delivered: true, RegistrationNumber: m.RegistrationNumber, RegisteredAt: at}, nil
 	default:
 		return adapters.Reply{}, fmt.Errorf("%w: a reply that is not an acknowledgement", ErrUnsupported)
 	}
@@ -354,6 +363,9 @@ func (a *Adapter) parseDate(v string) (time.Time, error) {
 
 // decodeBase64 decodes xs:base64Binary: standard alphabet, white space anywhere ignored.
 func decodeBase64(s string) ([]byte, error) {
+	if !strings.ContainsAny(s, " \t\n\r") {
+		return base64.StdEncoding.DecodeString(s)
+	}
 	s = strings.Map(func(r rune) rune {
 		if r == ' ' || r == '\t' || r == '\n' || r == '\r' {
 			return -1

@@ -134,11 +134,11 @@ func (c Config) Validate() error {
 	if c.HubSystemID == "" {
 		errs = append(errs, errors.New("sev1207.hub_system_id: must be set"))
 	}
-	for field, v := range map[string]string{
-		"hub_system_id": c.HubSystemID, "hub_name": c.HubName, "hub_system": c.HubSystem,
+	for _, f := range []struct{ name, value string }{
+		{"hub_system_id", c.HubSystemID}, {"hub_name", c.HubName}, {"hub_system", c.HubSystem},
 	} {
-		if err := xmlText(v); err != nil {
-			errs = append(errs, fmt.Errorf("sev1207.%s: %w", field, err))
+		if err := xmlText(f.value); err != nil {
+			errs = append(errs, fmt.Errorf("sev1207.%s: %w", f.name, err))
 		}
 	}
 	if c.MaxDepth < 4 {
