@@ -235,6 +235,18 @@ func validatePush(t *testing.T, doc *openapi3.T, x exchange) {
 	require.NoError(t, openapi3filter.ValidateResponse(ctx, out), "the system's answer does not match the callback: %s", x.reply)
 }
 
+// sevAck is an SEV 1207 v1.5 notice from authority code: delivery id registered (ack_type 3).
+func sevAck(code, id string) []byte {
+	return fmt.Appendf(nil, `<?xml version="1.0" encoding="utf-8"?>
+<Header standart="1207" version="1.5" charset="UTF-8" time="2026-03-02T09:15:00+02:00" msg_type="0" msg_id="sed-ack-1" msg_acknow="0" from_org_id="%s" from_organization="Test" from_sys_id="sed" from_system="SED" to_org_id="00000000" to_organization="Appeal Hub" to_sys_id="APPEALHUB" to_system="appealhub">
+  <Acknowledgement msg_id="%s" ack_type="3">
+    <RegNumber regdate="2026-03-02">Вх-12/345-26</RegNumber>
+    <AckResult errorcode="0" errortext=""/>
+  </Acknowledgement>
+</Header>
+`, code, id)
+}
+
 // waitFor polls cond on the test's goroutine (so that cond may use require) until it holds.
 func waitFor(t *testing.T, timeout time.Duration, what string, cond func() bool) {
 	t.Helper()
@@ -253,15 +265,16 @@ func message(typ, id, of, extra string) []byte {
 }
 
 // TestOpenAPIAgainstRunningHub starts a hub with a portal client, a push-mode authority (a sandbox
-// system that requires the hub's token) and a pull-mode authority, calls every operation of
-// schemas/openapi.yaml, success and refusals, and validates each request and each response against
-// the document; the hub's pushes and the system's answers are validated against the deliveryPush
-// callback. Requests that break the document on purpose must fail its validation too.
+// system that requires the hub's token) and two pull-mode authorities (JSON and SEV 1207), calls
+// every operation of schemas/openapi.yaml, success and refusals, and validates each request and each
+// response against the document; the hub's pushes and the system's answers are validated against
+// the deliveryPush callback. Requests that break the document on purpose must fail its validation
+// too, and every operation must have answered with success at least once.
 func TestOpenAPIAgainstRunningHub(t *testing.T) {
 	t.Parallel()
 	doc := loadOpenAPI(t)
-	const push, pull, unknown = "12000001", "12000002", "12999999"
-	pushToken, pullToken, hubToken := "push-system-token", "pull-system-token", "hub-to-system-token"
+	const push, pull, xmlPull, unknown = "12000001", "12000002", "12000003", "12999999"
+	pushToken, pullToken, xmlToken, hubToken := "push-system-token", "pull-system-token", "xml-system-token", "hub-to-system-token"
 	sys := newRecordingSystem(t, sandbox.Options{Name: "push", Token: hubToken})
 	env := hubtest.NewEnv(t, map[string]string{push: sys.srv.URL + "/documents/" + push}, func(c *config.Config) {
 		c.HTTP.MaxBodyBytes = 16 << 10
@@ -271,10 +284,12 @@ func TestOpenAPIAgainstRunningHub(t *testing.T) {
 			}
 		}
 		c.Authorities = append(c.Authorities,
-			config.Authority{Code: pull, Name: "Pull", Adapter: "json", Mode: config.AuthorityModePull, Status: config.AuthorityActive})
+			config.Authority{Code: pull, Name: "Pull", Adapter: "json", Mode: config.AuthorityModePull, Status: config.AuthorityActive},
+			config.Authority{Code: xmlPull, Name: "Pull XML", Adapter: "sev1207", Mode: config.AuthorityModePull, Status: config.AuthorityActive})
 		c.Clients = append(c.Clients,
 			config.Client{ID: "sys-push", Kind: config.ClientAuthority, Authority: push, TokenSHA256: sha256Hex(pushToken)},
-			config.Client{ID: "sys-pull", Kind: config.ClientAuthority, Authority: pull, TokenSHA256: sha256Hex(pullToken)})
+			config.Client{ID: "sys-pull", Kind: config.ClientAuthority, Authority: pull, TokenSHA256: sha256Hex(pullToken)},
+			config.Client{ID: "sys-xml", Kind: config.ClientAuthority, Authority: xmlPull, TokenSHA256: sha256Hex(xmlToken)})
 	})
 	hub := env.Start(t)
 	api := newAPICheck(t, doc, hub.URL)
@@ -298,6 +313,9 @@ func TestOpenAPIAgainstRunningHub(t *testing.T) {
 	resp = api.do(t, call{method: http.MethodPost, path: "/v1/appeals", token: env.Token, header: jsonKey("k-pull"),
 		body: hubtest.Submission(2, 1024, pull), status: http.StatusAccepted})
 	pullReceipt := decodeReceipt(t, resp.Body)
+	resp = api.do(t, call{method: http.MethodPost, path: "/v1/appeals", token: env.Token, header: jsonKey("k-xml"),
+		body: hubtest.Submission(3, 1024, xmlPull), status: http.StatusAccepted})
+	xmlReceipt := decodeReceipt(t, resp.Body)
 	// The same key and body again: the same receipt.
 	resp = api.do(t, call{method: http.MethodPost, path: "/v1/appeals", token: env.Token, header: jsonKey("k-push"),
 		body: pushBody, status: http.StatusAccepted})
@@ -422,6 +440,28 @@ func TestOpenAPIAgainstRunningHub(t *testing.T) {
 	}
 
 	resp = api.do(t, call{method: http.MethodGet, path: "/v1/appeals/" + pullReceipt.ID, token: env.Token, status: http.StatusOK})
+	require.Equal(t, schemas.StatusRegistered, decodeCase(t, resp.Body).Deliveries[0].Status)
+
+	// An SEV 1207 system: its inbox hands out XML, and it reports with a 1207 notice.
+	xmlInbox := "/v1/authorities/" + xmlPull + "/inbox"
+	waitFor(t, 30*time.Second, "the XML delivery is in the inbox", func() bool {
+		resp := api.do(t, call{method: http.MethodGet, path: xmlInbox, token: xmlToken, status: http.StatusOK})
+		require.NoError(t, json.Unmarshal(resp.Body, &page))
+		return len(page.Items) == 1
+	})
+	xmlID := page.Items[0].DeliveryID
+	resp = api.do(t, call{method: http.MethodGet, path: xmlInbox + "/" + xmlID, token: xmlToken, status: http.StatusOK})
+	require.Equal(t, "application/xml", resp.Header.Get("Content-Type"))
+	require.Contains(t, string(resp.Body), `msg_id="`+xmlID+`"`)
+	api.do(t, call{method: http.MethodPost, path: xmlInbox + "/" + xmlID + "/ack", token: xmlToken, status: http.StatusNoContent})
+	xmlMessages := "/v1/authorities/" + xmlPull + "/messages"
+	xmlAsXML := map[string]string{"Content-Type": "application/xml"}
+	resp = api.do(t, call{method: http.MethodPost, path: xmlMessages, token: xmlToken, header: xmlAsXML, body: sevAck(xmlPull, xmlID), status: http.StatusOK})
+	require.NoError(t, json.Unmarshal(resp.Body, &results))
+	require.Equal(t, []schemas.MessageResult{{MessageID: "sed-ack-1", Of: xmlID, Applied: true, Status: schemas.StatusRegistered}}, results.Results)
+	api.do(t, call{method: http.MethodPost, path: xmlMessages, token: xmlToken, header: xmlAsXML,
+		body: []byte(`<Header standart="1207" version="1.4" msg_type="0" msg_id="x"/>`), status: http.StatusBadRequest, code: schemas.CodeMalformedMessage})
+	resp = api.do(t, call{method: http.MethodGet, path: "/v1/appeals/" + xmlReceipt.ID, token: env.Token, status: http.StatusOK})
 	require.Equal(t, schemas.StatusRegistered, decodeCase(t, resp.Body).Deliveries[0].Status)
 
 	// What no operation describes.
