@@ -209,3 +209,38 @@ func TestAuthorityMessages(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, schemas.StatusDelivered, decodeCase(t, cb.Body).Deliveries[0].Status, "B's delivery untouched")
 }
+
+// TestAuthorityMessageIDReusedForAnotherMessage: the same message id with another content is a
+// conflict, like an idempotency key reused with another body; the registration shows on the case.
+func TestAuthorityMessageIDReusedForAnotherMessage(t *testing.T) {
+	t.Parallel()
+	sys := newSystem(t, "a", sandboxOptions())
+	const a, tok = "13000001", "authority-token"
+	env := hubtest.NewEnv(t, map[string]string{a: sys.endpoint(a)}, func(c *config.Config) {
+		c.Clients = append(c.Clients, config.Client{ID: "sys", Kind: config.ClientAuthority, Authority: a, TokenSHA256: sha256Hex(tok)})
+	})
+	hub := env.Start(t)
+	r := env.MustSubmit(t, hub.URL, "k", hubtest.Submission(1, 1024, a))
+	env.WaitSettled(t, 30*time.Second)
+	get := func() schemas.Case {
+		resp, err := hubtest.Do(context.Background(), http.MethodGet, hub.URL+"/v1/appeals/"+r.ID, env.Token, nil, nil)
+		require.NoError(t, err)
+		return decodeCase(t, resp.Body)
+	}
+	d := get().Deliveries[0].ID
+	at := time.Date(2026, 11, 27, 9, 30, 0, 0, time.UTC)
+	post := func(m schemas.AuthorityMessage) int {
+		h := http.Header{}
+		h.Set("Content-Type", "application/json")
+		resp, err := hubtest.Do(context.Background(), http.MethodPost, hub.URL+"/v1/authorities/"+a+"/messages", tok, h,
+			jsondoc.EncodeMessages([]schemas.AuthorityMessage{m}))
+		require.NoError(t, err)
+		return resp.Status
+	}
+	require.Equal(t, http.StatusOK, post(schemas.AuthorityMessage{MessageID: "x", Of: d, Type: schemas.MsgRegistered, RegistrationNumber: "7/1", RegistrationDate: &at}))
+	require.Equal(t, http.StatusConflict, post(schemas.AuthorityMessage{MessageID: "x", Of: d, Type: schemas.MsgRegistered, RegistrationNumber: "7/2", RegistrationDate: &at}))
+	c := get()
+	require.Equal(t, "7/1", c.Deliveries[0].RegistrationNumber)
+	require.NotNil(t, c.Deliveries[0].RegisteredAt)
+	require.True(t, at.Equal(*c.Deliveries[0].RegisteredAt))
+}

@@ -8,6 +8,9 @@ import (
 // ErrNotFound is wrapped by lower layers when a record does not exist (or is not visible to the caller).
 var ErrNotFound = errors.New("not found")
 
+// ErrConflict is wrapped by lower layers when an id was used before for something else.
+var ErrConflict = errors.New("id reused with other content")
+
 // The records below travel between the router's stages and the store. They are the hub's internal
 // vocabulary, kept here so that no stage imports the store and the store imports no stage.
 

@@ -131,6 +131,11 @@ type Delivery struct {
 	LastError     string         `json:"last_error,omitempty"`
 	UpdatedAt     time.Time      `json:"updated_at"`
 	DeliveredAt   *time.Time     `json:"delivered_at,omitempty"`
+	// RegistrationNumber and RegisteredAt are the authority's registration of the appeal.
+	RegistrationNumber string     `json:"registration_number,omitempty"`
+	RegisteredAt       *time.Time `json:"registered_at,omitempty"`
+	// RefusalCode is the ground of a refusal to register (the closed list of resolution No. 55).
+	RefusalCode string `json:"refusal_code,omitempty"`
 }
 
 // EventType names an entry of a case's timeline. The values are stored and shown: never rename one.

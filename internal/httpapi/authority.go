@@ -1,7 +1,6 @@
 package httpapi
 
 import (
-	"errors"
 	"fmt"
 	"net/http"
 	"strconv"
@@ -28,6 +27,21 @@ func (h *handler) authenticateAuthority(w http.ResponseWriter, r *http.Request) 
 		return "", false
 	}
 	return code, true
+}
+
+// authorityItem authenticates the authority of the path and returns its code and the item id of
+// the path, or answers itself and returns false.
+func (h *handler) authorityItem(w http.ResponseWriter, r *http.Request) (code, id string, ok bool) {
+	code, ok = h.authenticateAuthority(w, r)
+	if !ok {
+		return "", "", false
+	}
+	id = r.PathValue("id")
+	if !saneCaseID(id) {
+		writeProblem(w, r, schemas.CodeNotFound, "no such inbox item", nil)
+		return "", "", false
+	}
+	return code, id, true
 }
 
 // inbox is GET /v1/authorities/{code}/inbox?limit=N.
@@ -59,13 +73,8 @@ func (h *handler) inbox(w http.ResponseWriter, r *http.Request) {
 
 // inboxDocument is GET /v1/authorities/{code}/inbox/{id}: the document in the authority's format.
 func (h *handler) inboxDocument(w http.ResponseWriter, r *http.Request) {
-	code, ok := h.authenticateAuthority(w, r)
+	code, id, ok := h.authorityItem(w, r)
 	if !ok {
-		return
-	}
-	id := r.PathValue("id")
-	if !saneCaseID(id) {
-		writeProblem(w, r, schemas.CodeNotFound, "no such inbox item", nil)
 		return
 	}
 	mediaType, body, err := h.deps.Authorities.InboxDocument(r.Context(), code, id)
@@ -81,13 +90,8 @@ func (h *handler) inboxDocument(w http.ResponseWriter, r *http.Request) {
 
 // ackInbox is POST /v1/authorities/{code}/inbox/{id}/ack.
 func (h *handler) ackInbox(w http.ResponseWriter, r *http.Request) {
-	code, ok := h.authenticateAuthority(w, r)
+	code, id, ok := h.authorityItem(w, r)
 	if !ok {
-		return
-	}
-	id := r.PathValue("id")
-	if !saneCaseID(id) {
-		writeProblem(w, r, schemas.CodeNotFound, "no such inbox item", nil)
 		return
 	}
 	if err := h.deps.Authorities.AckInbox(r.Context(), code, id); err != nil {
@@ -108,18 +112,8 @@ func (h *handler) receiveMessages(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	limit := h.cfg.MaxBodyBytes
-	if r.ContentLength > limit {
-		writeProblem(w, r, schemas.CodeBodyTooLarge, fmt.Sprintf("the body must be at most %d bytes", limit), nil)
-		return
-	}
-	body, err := readBody(http.MaxBytesReader(innermost(w), r.Body, limit), r.ContentLength)
-	if err != nil {
-		if _, ok := errors.AsType[*http.MaxBytesError](err); ok {
-			writeProblem(w, r, schemas.CodeBodyTooLarge, fmt.Sprintf("the body must be at most %d bytes", limit), nil)
-			return
-		}
-		writeProblem(w, r, schemas.CodeMalformedJSON, "the body could not be read", nil)
+	body, ok := h.readLimitedBody(w, r)
+	if !ok {
 		return
 	}
 	results, err := h.deps.Authorities.ReceiveMessages(r.Context(), code, r.Header.Get("Content-Type"), body)

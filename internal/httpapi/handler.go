@@ -248,18 +248,8 @@ func (h *handler) submit(w http.ResponseWriter, r *http.Request) {
 		writeProblem(w, r, schemas.CodeIdempotencyKeyMissing, "exactly one Idempotency-Key header of 1 to 200 printable ASCII characters is required", nil)
 		return
 	}
-	limit := h.cfg.MaxBodyBytes
-	if r.ContentLength > limit {
-		writeProblem(w, r, schemas.CodeBodyTooLarge, fmt.Sprintf("the body must be at most %d bytes", limit), nil)
-		return
-	}
-	body, err := readBody(http.MaxBytesReader(innermost(w), r.Body, limit), r.ContentLength)
-	if err != nil {
-		if _, ok := errors.AsType[*http.MaxBytesError](err); ok {
-			writeProblem(w, r, schemas.CodeBodyTooLarge, fmt.Sprintf("the body must be at most %d bytes", limit), nil)
-			return
-		}
-		writeProblem(w, r, schemas.CodeMalformedJSON, "the body could not be read", nil)
+	body, ok := h.readLimitedBody(w, r)
+	if !ok {
 		return
 	}
 	receipt, err := h.deps.Submitter.Submit(r.Context(), SubmitRequest{
@@ -276,6 +266,26 @@ func (h *handler) submit(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Location", receipt.StatusURL)
 	}
 	writeJSON(w, http.StatusAccepted, "application/json", receipt)
+}
+
+// readLimitedBody reads the request body up to the configured limit, or answers 413 (or 400 when
+// the body cannot be read) itself and returns false.
+func (h *handler) readLimitedBody(w http.ResponseWriter, r *http.Request) ([]byte, bool) {
+	limit := h.cfg.MaxBodyBytes
+	if r.ContentLength > limit {
+		writeProblem(w, r, schemas.CodeBodyTooLarge, fmt.Sprintf("the body must be at most %d bytes", limit), nil)
+		return nil, false
+	}
+	body, err := readBody(http.MaxBytesReader(innermost(w), r.Body, limit), r.ContentLength)
+	if err != nil {
+		if _, ok := errors.AsType[*http.MaxBytesError](err); ok {
+			writeProblem(w, r, schemas.CodeBodyTooLarge, fmt.Sprintf("the body must be at most %d bytes", limit), nil)
+			return nil, false
+		}
+		writeProblem(w, r, schemas.CodeMalformedJSON, "the body could not be read", nil)
+		return nil, false
+	}
+	return body, true
 }
 
 // getCase is GET /v1/appeals/{id}.

@@ -106,7 +106,8 @@ func (s *Store) Case(ctx context.Context, clientID, id string) (schemas.Case, er
 
 func (s *Store) deliveriesOf(ctx context.Context, appealID string) ([]schemas.Delivery, error) {
 	rows, err := s.db.QueryContext(ctx, `
-		SELECT id, authority_code, status, attempts, next_attempt_at, last_error, updated_at, delivered_at
+		SELECT id, authority_code, status, attempts, next_attempt_at, last_error, updated_at, delivered_at,
+		       registration_number, registered_at, refusal_code
 		FROM deliveries WHERE appeal_id = $1 ORDER BY authority_code`, appealID)
 	if err != nil {
 		return nil, fmt.Errorf("read deliveries: %w", err)
@@ -115,12 +116,14 @@ func (s *Store) deliveriesOf(ctx context.Context, appealID string) ([]schemas.De
 	out := []schemas.Delivery{}
 	for rows.Next() {
 		var d schemas.Delivery
-		var next, delivered sql.NullTime
-		if err := rows.Scan(&d.ID, &d.Authority, &d.Status, &d.Attempts, &next, &d.LastError, &d.UpdatedAt, &delivered); err != nil {
+		var next, delivered, registered sql.NullTime
+		if err := rows.Scan(&d.ID, &d.Authority, &d.Status, &d.Attempts, &next, &d.LastError, &d.UpdatedAt, &delivered,
+			&d.RegistrationNumber, &registered, &d.RefusalCode); err != nil {
 			return nil, fmt.Errorf("scan delivery: %w", err)
 		}
 		d.NextAttemptAt = nullTime(next)
 		d.DeliveredAt = nullTime(delivered)
+		d.RegisteredAt = nullTime(registered)
 		out = append(out, d)
 	}
 	return out, rows.Err()

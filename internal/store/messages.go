@@ -61,6 +61,15 @@ func applyOne(ctx context.Context, tx *sql.Tx, authority string, m schemas.Autho
 		return r, fmt.Errorf("store message: %w", err)
 	}
 	if n, _ := res.RowsAffected(); n == 0 {
+		var same bool
+		if err := tx.QueryRowContext(ctx, `
+			SELECT message = $3::jsonb FROM authority_messages WHERE authority_code = $1 AND message_id = $2`,
+			authority, m.MessageID, raw).Scan(&same); err != nil {
+			return r, fmt.Errorf("compare repeated message: %w", err)
+		}
+		if !same {
+			return r, fmt.Errorf("message %s: %w", m.MessageID, ErrConflict)
+		}
 		r.Duplicate = true
 		return r, nil
 	}

@@ -33,6 +33,9 @@ var (
 	ErrNotFound = fmt.Errorf("store: %w", schemas.ErrNotFound)
 	// ErrDuplicate: a unique constraint refused the write.
 	ErrDuplicate = errors.New("store: duplicate")
+	// ErrConflict: an id was used before for something else (an authority message id reused with
+	// another content).
+	ErrConflict = fmt.Errorf("store: %w", schemas.ErrConflict)
 	// ErrSchemaOutdated: the database schema is older than this binary expects; run `appealhub migrate`.
 	ErrSchemaOutdated = errors.New("store: database schema is older than this binary expects")
 )

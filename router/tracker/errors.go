@@ -7,3 +7,5 @@ import (
 )
 
 func isNotFound(err error) bool { return errors.Is(err, schemas.ErrNotFound) }
+
+func isConflict(err error) bool { return errors.Is(err, schemas.ErrConflict) }

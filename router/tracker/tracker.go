@@ -55,6 +55,9 @@ func (t *Tracker) Apply(ctx context.Context, authority string, msgs []schemas.Au
 		if isNotFound(err) {
 			return nil, schemas.Errorf(schemas.CodeNotFound, "a message refers to a delivery that is not this authority's")
 		}
+		if isConflict(err) {
+			return nil, schemas.Errorf(schemas.CodeIdempotencyKeyReused, "a message id was used before for another message")
+		}
 		return nil, fmt.Errorf("apply messages: %w: %w", schemas.ErrUnavailable, err)
 	}
 	for _, r := range results {
