@@ -89,6 +89,9 @@ type Request struct {
 	Body []byte
 	// Token, when set, is sent as a bearer credential.
 	Token string
+	// TLSClient, when set, names the client certificate (a configured TLS client) the transport
+	// presents to the system (mTLS). Empty: no client certificate.
+	TLSClient string
 	// Headers are extra headers to send, e.g. traceparent. They cannot replace the headers the
 	// transport sets itself (content type, idempotency key, authorization).
 	Headers map[string]string

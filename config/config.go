@@ -152,6 +152,9 @@ type Config struct {
 	// Authorities seed the authority address space for demos and tests until the registry exists.
 	// Defaults to none.
 	Authorities []Authority `yaml:"authorities,omitempty" mapstructure:"authorities"`
+	// TLSClients are client certificates the hub presents to authorities' systems that require
+	// mTLS; an authority names one with tls_client. Default: none.
+	TLSClients []TLSClient `yaml:"tls_clients,omitempty" mapstructure:"tls_clients"`
 }
 
 // HTTP configures the API server.
@@ -253,6 +256,21 @@ type Shutdown struct {
 }
 
 // Log configures the process log.
+// TLSClient is a client certificate for mTLS to authorities' systems. The files are read when the
+// hub starts; the private key never leaves them.
+type TLSClient struct {
+	// Name is how authorities refer to it (tls_client). Required. Defaults to none.
+	Name string `yaml:"name" mapstructure:"name"`
+	// CertFile is the PEM certificate (chain) the hub presents. Required. Defaults to none.
+	CertFile string `yaml:"cert_file" mapstructure:"cert_file"`
+	// KeyFile is the PEM private key of CertFile (secret: keep the file readable by the hub only).
+	// Required. Defaults to none.
+	KeyFile string `yaml:"key_file" mapstructure:"key_file"`
+	// CAFile, when set, is the PEM bundle of CAs trusted for the system's server certificate
+	// instead of the system roots. Defaults to the system roots.
+	CAFile string `yaml:"ca_file,omitempty" mapstructure:"ca_file"`
+}
+
 // Identity names the hub to authorities' systems: the sender of every SEV 1207 message.
 type Identity struct {
 	// Code is the EDRPOU code of the hub's operator (SEV from_org_id). Defaults to "00000000".
@@ -303,6 +321,9 @@ type Authority struct {
 	// Mode is "push" (the hub sends each delivery to Endpoint) or "pull" (the system fetches its
 	// inbox from the hub). Defaults to "push".
 	Mode string `yaml:"mode,omitempty" mapstructure:"mode"`
+	// TLSClient names the entry of tls_clients whose certificate the hub presents to this
+	// authority's system (mTLS). Defaults to none.
+	TLSClient string `yaml:"tls_client,omitempty" mapstructure:"tls_client"`
 }
 
 // Default returns the configuration with every default filled in.
@@ -356,6 +377,7 @@ func (c Config) WithDefaults() Config {
 
 	c.Clients = cloneOrNil(c.Clients)
 	c.Authorities = cloneOrNil(c.Authorities)
+	c.TLSClients = cloneOrNil(c.TLSClients)
 	for i := range c.Authorities {
 		a := &c.Authorities[i]
 		a.Adapter = cmp.Or(a.Adapter, DefaultAuthorityAdapter)

@@ -131,6 +131,30 @@ func (c Config) Validate() error {
 	// shutdown
 	v.positiveDuration("shutdown.grace", c.Shutdown.Grace)
 
+	// tls clients
+	tlsNames := map[string]bool{}
+	for i, c := range c.TLSClients {
+		p := fmt.Sprintf("tls_clients[%d]", i)
+		switch {
+		case strings.TrimSpace(c.Name) == "":
+			v.add(p+".name", "is required")
+		case tlsNames[c.Name]:
+			v.add(p+".name", "duplicates another tls client %q", c.Name)
+		}
+		tlsNames[c.Name] = true
+		if c.CertFile == "" {
+			v.add(p+".cert_file", "is required")
+		}
+		if c.KeyFile == "" {
+			v.add(p+".key_file", "is required")
+		}
+	}
+	for i, a := range c.Authorities {
+		if a.TLSClient != "" && !tlsNames[a.TLSClient] {
+			v.add(fmt.Sprintf("authorities[%d].tls_client", i), "names no entry of tls_clients (%q)", a.TLSClient)
+		}
+	}
+
 	// identity
 	if !edrpouShape.MatchString(c.Identity.Code) {
 		v.add("identity.code", "must be an EDRPOU code of 8 digits")

@@ -12,7 +12,6 @@ import (
 	"go.uber.org/zap"
 
 	"appealhub/adapters"
-	"appealhub/adapters/httppush"
 	"appealhub/adapters/jsondoc"
 	"appealhub/adapters/sev1207"
 	"appealhub/config"
@@ -107,7 +106,12 @@ func New(ctx context.Context, cfg config.Config, opts Options) (*Hub, error) {
 	}
 	transport := opts.Transport
 	if transport == nil {
-		transport = httppush.New(httppush.Config{Timeout: cfg.Delivery.RequestTimeout, ConnectTimeout: cfg.Delivery.ConnectTimeout})
+		mux, err := newTransportMux(cfg)
+		if err != nil {
+			_ = st.Close()
+			return nil, err
+		}
+		transport = mux
 	}
 	bcfg := broker.Config{URL: cfg.Broker.URL, Names: broker.Names{Prefix: cfg.Broker.Prefix},
 		QueueType: cfg.Broker.QueueType, DeliveryLimit: cfg.Broker.DeliveryLimit, Heartbeat: cfg.Broker.Heartbeat,
@@ -218,7 +222,7 @@ func (h *Hub) seed(ctx context.Context) error {
 	}
 	for _, a := range h.cfg.Authorities {
 		if err := h.store.UpsertAuthority(ctx, schemas.AuthorityRoute{Code: a.Code, Name: a.Name, Status: a.Status,
-			Mode: a.Mode, Adapter: a.Adapter, Endpoint: a.Endpoint, Token: a.Token}); err != nil {
+			Mode: a.Mode, Adapter: a.Adapter, Endpoint: a.Endpoint, Token: a.Token, TLSClient: a.TLSClient}); err != nil {
 			return err
 		}
 	}

@@ -72,6 +72,7 @@ type DeliveryTask struct {
 	Adapter         string
 	Endpoint        string
 	Token           string
+	TLSClient       string // the configured client certificate for mTLS, if any
 }
 
 // DeliveryOutcome is the result of one attempt, recorded by the delivery worker.
@@ -87,13 +88,14 @@ type DeliveryOutcome struct {
 
 // AuthorityRoute is the part of an authority's registry entry that delivery needs.
 type AuthorityRoute struct {
-	Code     string
-	Name     string
-	Status   string // active, suspended, closed
-	Mode     string // push (the hub sends) or pull (the system fetches its inbox); empty means push
-	Adapter  string
-	Endpoint string
-	Token    string
+	Code      string
+	Name      string
+	Status    string // active, suspended, closed
+	Mode      string // push (the hub sends) or pull (the system fetches its inbox); empty means push
+	Adapter   string
+	Endpoint  string
+	Token     string
+	TLSClient string // the configured client certificate the hub presents (mTLS), if any
 }
 
 // Client is an API client: the portal, an authority's system, or an operator.

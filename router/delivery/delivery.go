@@ -213,7 +213,7 @@ func (w *Worker) send(ctx context.Context, task schemas.DeliveryTask, attempt in
 		return adapters.Reply{}, err
 	}
 	req := adapters.Request{Endpoint: task.Endpoint, DeliveryID: task.DeliveryID, MediaType: ad.MediaType(),
-		Body: body, Token: task.Token}
+		Body: body, Token: task.Token, TLSClient: task.TLSClient}
 	if task.TraceParent != "" {
 		req.Headers = map[string]string{"traceparent": task.TraceParent}
 	}
