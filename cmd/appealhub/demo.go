@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"sort"
 	"strings"
@@ -27,9 +28,10 @@ import (
 )
 
 type demoOptions struct {
-	sandboxA, sandboxB string
-	timeout            time.Duration
-	exitWhenDone       bool
+	sandboxA, sandboxB         string
+	timeout                    time.Duration
+	exitWhenDone               bool
+	registerAfter, answerAfter time.Duration
 }
 
 func newDemoCommand() *cobra.Command {
@@ -53,7 +55,9 @@ keeps serving until Ctrl-C, which shuts it down gracefully.`,
 	cmd.Flags().StringVar(&o.sandboxA, "sandbox-a", "127.0.0.1:8091", "listen address of sandbox document system A")
 	cmd.Flags().StringVar(&o.sandboxB, "sandbox-b", "127.0.0.1:8092", "listen address of sandbox document system B")
 	cmd.Flags().DurationVar(&o.timeout, "timeout", 2*time.Minute, "how long to wait for every delivery")
-	cmd.Flags().BoolVar(&o.exitWhenDone, "exit-when-done", false, "stop once every delivery is delivered (for scripts)")
+	cmd.Flags().BoolVar(&o.exitWhenDone, "exit-when-done", false, "stop once every delivery is answered or refused (for scripts)")
+	cmd.Flags().DurationVar(&o.registerAfter, "register-after", time.Second, "how long the sandbox offices take to register")
+	cmd.Flags().DurationVar(&o.answerAfter, "answer-after", 3*time.Second, "how long the sandbox offices take to answer after registering")
 	return cmd
 }
 
@@ -77,14 +81,49 @@ func runDemo(ctx context.Context, cfg config.Config, o demoOptions, stdout, stde
 		return err
 	}
 
-	// Two sandbox document systems.
+	// The hub's address must be known before the sandboxes start: they send their notices there.
+	if cfg.HTTP.Addr, err = resolvePort(cfg.HTTP.Addr); err != nil {
+		return err
+	}
+	base := "http://" + cfg.HTTP.Addr
+	cfg.HTTP.PublicURL = base
+
+	// The address space: authorities whose systems speak JSON are served by sandbox A, those that
+	// speak SEV 1207 by sandbox B. Each authority's system has its own client token for the hub.
+	auths, err := demo.Authorities()
+	if err != nil {
+		return err
+	}
+	tokens := map[string]map[string]string{sandbox.FormatJSON: {}, sandbox.FormatSEV1207: {}}
+	for _, a := range auths {
+		format, addr := sandbox.FormatJSON, o.sandboxA
+		if a.Adapter == sandbox.FormatSEV1207 {
+			format, addr = sandbox.FormatSEV1207, o.sandboxB
+		}
+		token := NewToken()
+		tokens[format][a.Code] = token
+		sum := sha256.Sum256([]byte(token))
+		cfg.Authorities = append(cfg.Authorities, config.Authority{Code: a.Code, Name: a.Name, Adapter: format,
+			Endpoint: "http://" + addr + "/documents/" + a.Code, Status: config.AuthorityActive})
+		cfg.Clients = append(cfg.Clients, config.Client{ID: "demo-system-" + a.Code, Kind: config.ClientAuthority,
+			Authority: a.Code, TokenSHA256: hex.EncodeToString(sum[:])})
+	}
+	token := NewToken()
+	sum := sha256.Sum256([]byte(token))
+	cfg.Clients = append(cfg.Clients, config.Client{ID: "demo-portal", Kind: config.ClientPortal, TokenSHA256: hex.EncodeToString(sum[:])})
+
+	// Two sandbox document systems that register, sometimes refuse, and answer.
 	sbCtx, stopSandboxes := context.WithCancel(context.WithoutCancel(ctx))
 	var sbWG sync.WaitGroup
 	defer func() { stopSandboxes(); sbWG.Wait() }()
 	sbErr := make(chan error, 2)
-	for _, sb := range []struct{ name, addr string }{{"sandbox-a", o.sandboxA}, {"sandbox-b", o.sandboxB}} {
+	for i, sb := range []struct{ name, addr, format string }{
+		{"sandbox-a", o.sandboxA, sandbox.FormatJSON}, {"sandbox-b", o.sandboxB, sandbox.FormatSEV1207}} {
+		opts := sandbox.Options{Name: sb.name, Format: sb.format, Hub: base, HubTokens: tokens[sb.format],
+			HubCode: cfg.Identity.Code, HubSystemID: cfg.Identity.SystemID, RegisterAfter: o.registerAfter,
+			AnswerAfter: o.answerAfter, RefuseRate: 0.15, Seed: int64(7 + i)}
 		sbWG.Go(func() {
-			if err := sandbox.Run(sbCtx, sb.addr, sandbox.Options{Name: sb.name}, logger.Named(sb.name)); err != nil {
+			if err := sandbox.Run(sbCtx, sb.addr, opts, logger.Named(sb.name)); err != nil {
 				sbErr <- fmt.Errorf("%s on %s: %w", sb.name, sb.addr, err)
 			}
 		})
@@ -94,23 +133,6 @@ func runDemo(ctx context.Context, cfg config.Config, o demoOptions, stdout, stde
 			return err
 		}
 	}
-
-	// The address space and the portal client.
-	auths, err := demo.Authorities()
-	if err != nil {
-		return err
-	}
-	for _, a := range auths {
-		addr := o.sandboxA
-		if a.Adapter != "json" {
-			addr = o.sandboxB
-		}
-		cfg.Authorities = append(cfg.Authorities, config.Authority{Code: a.Code, Name: a.Name, Adapter: "json",
-			Endpoint: "http://" + addr + "/documents/" + a.Code, Status: config.AuthorityActive})
-	}
-	token := NewToken()
-	sum := sha256.Sum256([]byte(token))
-	cfg.Clients = append(cfg.Clients, config.Client{ID: "demo-portal", Kind: config.ClientPortal, TokenSHA256: hex.EncodeToString(sum[:])})
 
 	hub, err := router.New(ctx, cfg, router.Options{Logger: logger})
 	if err != nil {
@@ -127,8 +149,8 @@ func runDemo(ctx context.Context, cfg config.Config, o demoOptions, stdout, stde
 			logger.Warn("hub stop", zap.Error(err))
 		}
 	}()
-	base := "http://" + hub.Addr()
-	fmt.Fprintf(stdout, "Appeal Hub is serving on %s; sandbox document systems on %s (A) and %s (B)\n\n", base, o.sandboxA, o.sandboxB)
+	fmt.Fprintf(stdout, "Appeal Hub is serving on %s; sandbox document systems on %s (A, JSON) and %s (B, SEV 1207)\n\n",
+		base, o.sandboxA, o.sandboxB)
 
 	names := map[string]string{}
 	for _, a := range auths {
@@ -230,14 +252,22 @@ func followCases(ctx context.Context, base, token string, receipts []schemas.Rec
 				return err
 			}
 			for _, d := range c.Deliveries {
-				if d.Status != schemas.StatusDelivered {
+				if d.Status != schemas.StatusAnswered && d.Status != schemas.StatusRefused {
 					pending++
 				}
 				if last[d.ID] == d.Status {
 					continue
 				}
 				last[d.ID] = d.Status
-				line := fmt.Sprintf("%-18s → %s %-22s %-10s attempts %d", c.TrackingNumber, d.Authority, names[d.Authority], d.Status, d.Attempts)
+				line := fmt.Sprintf("%-18s → %s %-22s %-10s", c.TrackingNumber, d.Authority, names[d.Authority], d.Status)
+				switch {
+				case d.RegistrationNumber != "" && d.Status == schemas.StatusRegistered:
+					line += "  reg. No " + d.RegistrationNumber
+				case d.RefusalCode != "":
+					line += "  ground: " + d.RefusalCode
+				case d.Status == schemas.StatusDelivered || d.Status == schemas.StatusSent:
+					line += fmt.Sprintf("  attempts %d", d.Attempts)
+				}
 				if d.LastError != "" {
 					line += "  (last error: " + d.LastError + ")"
 				}
@@ -249,11 +279,11 @@ func followCases(ctx context.Context, base, token string, receipts []schemas.Rec
 			fmt.Fprintln(stdout, l)
 		}
 		if pending == 0 {
-			fmt.Fprintf(stdout, "\nAll %d deliveries of %d submissions are delivered.\n", len(last), len(receipts))
+			fmt.Fprintf(stdout, "\nAll %d deliveries of %d submissions were delivered, and each is answered or refused.\n", len(last), len(receipts))
 			return nil
 		}
 		if time.Now().After(deadline) {
-			return fmt.Errorf("%d deliveries not delivered within %s", pending, timeout)
+			return fmt.Errorf("%d deliveries not answered or refused within %s", pending, timeout)
 		}
 		select {
 		case <-ctx.Done():
@@ -283,4 +313,21 @@ func getCase(ctx context.Context, base, token, id string) (schemas.Case, error) 
 		return schemas.Case{}, fmt.Errorf("read case %s: %w", id, err)
 	}
 	return c, nil
+}
+
+// resolvePort turns host:0 into host:<a free port>, so the address is known before the hub starts.
+func resolvePort(addr string) (string, error) {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return "", fmt.Errorf("http.addr %q: %w", addr, err)
+	}
+	if port != "0" {
+		return addr, nil
+	}
+	l, err := net.Listen("tcp", net.JoinHostPort(host, "0"))
+	if err != nil {
+		return "", fmt.Errorf("find a free port: %w", err)
+	}
+	defer func() { _ = l.Close() }()
+	return l.Addr().String(), nil
 }

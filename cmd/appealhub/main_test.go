@@ -137,16 +137,33 @@ func TestDemoDeliversEverySample(t *testing.T) {
 		}
 	}
 	brokertest.Track(t, bcfg, codes...)
+	storeOf := func(status schemas.DeliveryStatus) ([]schemas.Delivery, error) {
+		return st.DeliveriesByStatus(context.Background(), status)
+	}
 	out, errOut, code := runCLI(t, map[string]string{
 		"APPEALHUB_DATABASE_URL": scfg.URL, "APPEALHUB_DATABASE_SCHEMA": scfg.Schema, "APPEALHUB_BROKER_PREFIX": bcfg.Names.Prefix,
 	}, "demo", "--exit-when-done", "--http-addr", "127.0.0.1:0", "--sandbox-a", freeAddr(t), "--sandbox-b", freeAddr(t),
-		"--timeout", "60s")
+		"--timeout", "60s", "--register-after", "50ms", "--answer-after", "100ms")
 	require.Equal(t, 0, code, "stdout:\n%s\nstderr:\n%s", out, errOut)
-	require.Contains(t, out, "All 9 deliveries of 8 submissions are delivered.")
+	require.Contains(t, out, "All 9 deliveries of 8 submissions were delivered, and each is answered or refused.")
+	require.Contains(t, out, "answered")
 	totals, err := st.Totals(context.Background())
 	require.NoError(t, err)
 	require.Equal(t, 8, totals.Appeals)
-	require.Equal(t, 9, totals.DeliveredEvents)
+	require.Equal(t, 9, totals.Deliveries)
+	final := 0
+	for _, st := range []schemas.DeliveryStatus{schemas.StatusAnswered, schemas.StatusRefused} {
+		ds, err := storeOf(st)
+		require.NoError(t, err)
+		final += len(ds)
+	}
+	require.Equal(t, 9, final, "every delivery answered or refused")
+	// The office's own "delivered" notice may overtake the push reply; either way, at most once.
+	events, err := st.DeliveredEventsPerDelivery(context.Background())
+	require.NoError(t, err)
+	for id, n := range events {
+		require.Equal(t, 1, n, "delivered recorded once for %s", id)
+	}
 	// No personal data of the samples reaches the log.
 	for _, pii := range []string{"Коваленко", "olena.kovalenko@example.org", "+380671234567", "Городоцька"} {
 		require.NotContains(t, errOut, pii)

@@ -25,6 +25,7 @@ func newRootCommand(stdout, stderr io.Writer) *cobra.Command {
 		newServeCommand(),
 		newMigrateCommand(),
 		newSandboxCommand(),
+		newConformanceCommand(),
 		newDemoCommand(),
 		newClientCommand(),
 		newAuthorityCommand(),

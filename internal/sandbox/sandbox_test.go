@@ -29,7 +29,13 @@ import (
 )
 
 func TestMain(m *testing.M) {
-	goleak.VerifyTestMain(m)
+	goleak.VerifyTestMain(m,
+		// The in-process hub's lib/pq listener and net/http keep-alive goroutines wind down
+		// asynchronously after Close.
+		goleak.IgnoreTopFunction("internal/poll.runtime_pollWait"),
+		goleak.IgnoreTopFunction("net/http.(*persistConn).writeLoop"),
+		goleak.IgnoreTopFunction("net/http.(*persistConn).readLoop"),
+	)
 }
 
 // secretText is personal content that must never reach a log.
@@ -50,6 +56,7 @@ func setup(t *testing.T, opts sandbox.Options) *testBundle {
 	require.NoError(t, err)
 	srv := httptest.NewServer(sb)
 	t.Cleanup(srv.Close)
+	t.Cleanup(func() { require.NoError(t, sb.Close()) }) // before srv.Close: releases hanging requests
 	// One connection per request: a dropped connection must surface as an error, never be replayed
 	// by net/http on a reused connection.
 	client := &http.Client{Transport: &http.Transport{DisableKeepAlives: true}}

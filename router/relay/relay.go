@@ -34,7 +34,7 @@ type Publisher interface {
 const (
 	DefaultBatchSize    = 200
 	DefaultPollInterval = time.Second
-	DefaultRetryAfter   = 2 * time.Second
+	DefaultRetryAfter   = 250 * time.Millisecond
 )
 
 // Config configures a relay.
@@ -43,7 +43,8 @@ type Config struct {
 	BatchSize int
 	// PollInterval is the longest the relay sleeps without a notification. Defaults to 1s.
 	PollInterval time.Duration
-	// RetryAfter is how long a row whose publish failed waits before the next try. Defaults to 2s.
+	// RetryAfter is how long a row whose publish failed waits before the next try (a quorum queue
+	// just declared may nack until its leader is elected). Defaults to 250ms.
 	RetryAfter time.Duration
 	// Clock defaults to the real clock.
 	Clock clock.Clock
