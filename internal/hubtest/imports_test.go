@@ -33,18 +33,19 @@ func TestImportRules(t *testing.T) {
 	}
 	// Module packages and the module packages they may import (prefix match).
 	allowed := map[string][]string{
-		"appealhub/schemas":            {},
-		"appealhub/internal/clock":     {},
-		"appealhub/internal/lifecycle": {},
-		"appealhub/config":             {},
-		"appealhub/adapters":           {"appealhub/schemas"},
-		"appealhub/internal/store":     {"appealhub/schemas", "appealhub/internal/clock"},
-		"appealhub/internal/broker":    {"appealhub/internal/lifecycle"},
-		"appealhub/internal/httpapi":   {"appealhub/schemas"},
-		"appealhub/internal/sandbox":   {"appealhub/adapters", "appealhub/schemas"},
-		"appealhub/router/intake":      {"appealhub/schemas", "appealhub/internal/clock", "appealhub/internal/lifecycle"},
-		"appealhub/router/relay":       {"appealhub/schemas", "appealhub/internal/clock", "appealhub/internal/lifecycle"},
-		"appealhub/router/delivery":    {"appealhub/schemas", "appealhub/adapters", "appealhub/internal/clock", "appealhub/internal/lifecycle"},
+		"appealhub/schemas":              {},
+		"appealhub/internal/clock":       {},
+		"appealhub/internal/lifecycle":   {},
+		"appealhub/config":               {},
+		"appealhub/adapters":             {"appealhub/schemas"},
+		"appealhub/internal/store":       {"appealhub/schemas", "appealhub/internal/clock"},
+		"appealhub/internal/broker":      {"appealhub/internal/lifecycle"},
+		"appealhub/internal/httpapi":     {"appealhub/schemas"},
+		"appealhub/internal/sandbox":     {"appealhub/adapters", "appealhub/schemas"},
+		"appealhub/internal/conformance": {"appealhub/adapters", "appealhub/schemas"},
+		"appealhub/router/intake":        {"appealhub/schemas", "appealhub/internal/clock", "appealhub/internal/lifecycle"},
+		"appealhub/router/relay":         {"appealhub/schemas", "appealhub/internal/clock", "appealhub/internal/lifecycle"},
+		"appealhub/router/delivery":      {"appealhub/schemas", "appealhub/adapters", "appealhub/internal/clock", "appealhub/internal/lifecycle"},
 	}
 	for pkg, deps := range imports {
 		for _, dep := range deps {
