@@ -22,6 +22,7 @@ import (
 	"appealhub/internal/store"
 	"appealhub/router/delivery"
 	"appealhub/router/intake"
+	"appealhub/router/registry"
 	"appealhub/router/relay"
 	"appealhub/router/tracker"
 	"appealhub/schemas"
@@ -68,6 +69,7 @@ type Hub struct {
 	adapters  *adapters.Registry
 	clock     clock.Clock
 	http      *httpapi.Server
+	registry  *registry.Service
 	syncEvery time.Duration
 
 	mu         sync.Mutex
@@ -131,6 +133,7 @@ func New(ctx context.Context, cfg config.Config, opts Options) (*Hub, error) {
 		h.syncEvery = DefaultAuthoritySync
 	}
 	h.adapters = reg
+	h.registry = h.newRegistry()
 	h.clock = clock.OrReal(opts.Clock)
 	h.tracker = tracker.New(st, opts.Clock, logger)
 	h.intake = intake.New(intake.Config{PublicURL: cfg.HTTP.PublicURL, Clock: opts.Clock}, st, logger)
@@ -141,7 +144,7 @@ func New(ctx context.Context, cfg config.Config, opts Options) (*Hub, error) {
 		Clock: opts.Clock}, st, reg, transport, logger)
 	hcfg := httpapi.Config{Addr: cfg.HTTP.Addr, MaxBodyBytes: cfg.HTTP.MaxBodyBytes, ReadHeaderTimeout: cfg.HTTP.ReadHeaderTimeout,
 		ReadTimeout: cfg.HTTP.ReadTimeout, WriteTimeout: cfg.HTTP.WriteTimeout, IdleTimeout: cfg.HTTP.IdleTimeout}
-	handler := httpapi.NewHandler(hcfg, httpapi.Deps{Auth: h, Submitter: h, Cases: h, Ready: h, Authorities: h}, logger)
+	handler := httpapi.NewHandler(hcfg, httpapi.Deps{Auth: h, Submitter: h, Cases: h, Ready: h, Authorities: h, Registry: h}, logger)
 	h.http = httpapi.NewServer(hcfg, handler, logger)
 	return h, nil
 }

@@ -275,6 +275,7 @@ func TestOpenAPIAgainstRunningHub(t *testing.T) {
 	doc := loadOpenAPI(t)
 	const push, pull, xmlPull, unknown = "12000001", "12000002", "12000003", "12999999"
 	pushToken, pullToken, xmlToken, hubToken := "push-system-token", "pull-system-token", "xml-system-token", "hub-to-system-token"
+	const operatorToken = "operator-token"
 	sys := newRecordingSystem(t, sandbox.Options{Name: "push", Token: hubToken})
 	env := hubtest.NewEnv(t, map[string]string{push: sys.srv.URL + "/documents/" + push}, func(c *config.Config) {
 		c.HTTP.MaxBodyBytes = 16 << 10
@@ -289,7 +290,8 @@ func TestOpenAPIAgainstRunningHub(t *testing.T) {
 		c.Clients = append(c.Clients,
 			config.Client{ID: "sys-push", Kind: config.ClientAuthority, Authority: push, TokenSHA256: sha256Hex(pushToken)},
 			config.Client{ID: "sys-pull", Kind: config.ClientAuthority, Authority: pull, TokenSHA256: sha256Hex(pullToken)},
-			config.Client{ID: "sys-xml", Kind: config.ClientAuthority, Authority: xmlPull, TokenSHA256: sha256Hex(xmlToken)})
+			config.Client{ID: "sys-xml", Kind: config.ClientAuthority, Authority: xmlPull, TokenSHA256: sha256Hex(xmlToken)},
+			config.Client{ID: "ops", Kind: config.ClientOperator, TokenSHA256: sha256Hex(operatorToken)})
 	})
 	hub := env.Start(t)
 	api := newAPICheck(t, doc, hub.URL)
@@ -463,6 +465,45 @@ func TestOpenAPIAgainstRunningHub(t *testing.T) {
 		body: []byte(`<Header standart="1207" version="1.4" msg_type="0" msg_id="x"/>`), status: http.StatusBadRequest, code: schemas.CodeMalformedMessage})
 	resp = api.do(t, call{method: http.MethodGet, path: "/v1/appeals/" + xmlReceipt.ID, token: env.Token, status: http.StatusOK})
 	require.Equal(t, schemas.StatusRegistered, decodeCase(t, resp.Body).Deliveries[0].Status)
+
+	// The authority registry (operator tokens only) and the public directory (no token).
+	kmu := []byte(`{"code":"00000431","name":"Кабінет Міністрів України","short_name":"КМУ","kind":"central",` +
+		`"territory":"UA80000000000000000","topics":["*"],"accepts":["appeal","info_request"],"adapter":"json","reason":"seed"}`)
+	resp = api.do(t, call{method: http.MethodPost, path: "/v1/authorities", token: operatorToken, header: asJSON, body: kmu, status: http.StatusCreated})
+	require.Equal(t, "/v1/authorities/00000431", resp.Header.Get("Location"))
+	for _, token := range []string{env.Token, pushToken} {
+		api.do(t, call{method: http.MethodPost, path: "/v1/authorities", token: token, header: asJSON, body: kmu,
+			status: http.StatusForbidden, code: schemas.CodeForbidden})
+		api.do(t, call{method: http.MethodGet, path: "/v1/authorities/00000431/history", token: token,
+			status: http.StatusForbidden, code: schemas.CodeForbidden})
+	}
+	api.do(t, call{method: http.MethodPost, path: "/v1/authorities", token: operatorToken, header: asJSON,
+		body: bytes.Replace(kmu, []byte("00000431"), []byte("00000432"), 1), status: http.StatusBadRequest, code: schemas.CodeSchemaViolation})
+	csvFile := "code,name,short,kind,parent,territory,topics,accepts,adapter\n" +
+		"19863933,Міністерство цифрової трансформації України,Мінцифри,central,00000431,UA80000000000000000,digital;e_services,appeal;info_request,json\n"
+	resp = api.do(t, call{method: http.MethodPost, path: "/v1/authorities?reason=import", token: operatorToken,
+		header: map[string]string{"Content-Type": "text/csv"}, body: []byte(csvFile), status: http.StatusOK})
+	require.JSONEq(t, `{"imported":1}`, string(resp.Body))
+	api.do(t, call{method: http.MethodGet, path: "/v1/authorities?kind=central&per_page=10", token: operatorToken, status: http.StatusOK})
+	api.do(t, call{method: http.MethodGet, path: "/v1/authorities/19863933", token: operatorToken, status: http.StatusOK})
+	api.do(t, call{method: http.MethodGet, path: "/v1/authorities/19999990", token: operatorToken, status: http.StatusNotFound, code: schemas.CodeNotFound})
+	api.do(t, call{method: http.MethodPatch, path: "/v1/authorities/19863933", token: operatorToken, header: asJSON,
+		body: []byte(`{"it_contact":"it@thedigital.gov.ua","reason":"contact"}`), status: http.StatusOK})
+	api.do(t, call{method: http.MethodPost, path: "/v1/authorities/19863933/suspend", token: operatorToken, status: http.StatusOK})
+	api.do(t, call{method: http.MethodPost, path: "/v1/authorities/19863933/resume", token: operatorToken, header: asJSON,
+		body: []byte(`{"reason":"back"}`), status: http.StatusOK})
+	api.do(t, call{method: http.MethodPost, path: "/v1/authorities/19863933/close", token: operatorToken, header: asJSON,
+		body: []byte(`{"successor":"00000431","reason":"merged"}`), status: http.StatusOK})
+	resp = api.do(t, call{method: http.MethodGet, path: "/v1/authorities/19863933/history", token: operatorToken, status: http.StatusOK})
+	var history struct {
+		Changes []schemas.AuthorityChange `json:"changes"`
+	}
+	require.NoError(t, json.Unmarshal(resp.Body, &history))
+	require.Len(t, history.Changes, 5)
+	require.Equal(t, "ops", history.Changes[4].ChangedBy)
+	resp = api.do(t, call{method: http.MethodGet, path: "/v1/directory?q=%D0%BA%D0%B0%D0%B1%D1%96%D0%BD%D0%B5%D1%82", status: http.StatusOK})
+	require.Contains(t, string(resp.Body), `"00000431"`)
+	api.do(t, call{method: http.MethodGet, path: "/v1/directory?territory=UA05", invalid: true, status: http.StatusBadRequest, code: schemas.CodeSchemaViolation})
 
 	// What no operation describes.
 	api.validateUnrouted(t, http.MethodGet, "/v1/nothing-here", "NotFound", http.StatusNotFound)

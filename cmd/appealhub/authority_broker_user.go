@@ -17,7 +17,7 @@ const adminURLEnv = "APPEALHUB_BROKER_ADMIN_URL"
 // newAuthorityCommand returns `appealhub authority`, the operator's commands about authorities.
 func newAuthorityCommand() *cobra.Command {
 	cmd := &cobra.Command{Use: "authority", Short: "Manage authorities' access to the hub"}
-	cmd.AddCommand(newAuthorityBrokerUserCommand())
+	cmd.AddCommand(append([]*cobra.Command{newAuthorityBrokerUserCommand()}, registryCommands()...)...)
 	return cmd
 }
 

@@ -54,6 +54,9 @@ func NewHandler(cfg Config, deps Deps, logger *zap.Logger) http.Handler {
 		h.mux.HandleFunc("POST /v1/authorities/{code}/inbox/{id}/ack", h.ackInbox)
 		h.mux.HandleFunc("POST /v1/authorities/{code}/messages", h.receiveMessages)
 	}
+	if h.deps.Registry != nil {
+		h.registerRegistry()
+	}
 	h.mux.HandleFunc("GET /livez", h.livez)
 	h.mux.HandleFunc("GET /readyz", h.readyz)
 	return h

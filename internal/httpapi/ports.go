@@ -128,6 +128,7 @@ type Deps struct {
 	Ready     Readiness
 	// Authorities serves the authorities' document systems; nil leaves their routes out.
 	Authorities AuthorityAPI
+	Registry    Registry // the authority registry (operator API) and the public directory; nil leaves them out
 }
 
 // AuthorityAPI serves an authority's document system: its pull inbox and the messages it sends

@@ -1,0 +1,277 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+
+	"github.com/lib/pq"
+
+	"appealhub/schemas"
+)
+
+// The authority registry: full entries, their history, listing and directory search. Validation is
+// router/registry's; the store only keeps what it is given, each change with its history row in the
+// same transaction.
+
+const registryColumns = `code, name, short_name, kind, coalesce(parent_code, ''), territory, topics, accepts,
+	adapter, mode, endpoint, token, tls_client, max_message_bytes, it_contact, status, coalesce(successor_code, ''),
+	effective_from, updated_at`
+
+type rowScanner interface{ Scan(dest ...any) error }
+
+func scanRegistryAuthority(sc rowScanner) (schemas.Authority, error) {
+	var a schemas.Authority
+	var topics, accepts pq.StringArray
+	err := sc.Scan(&a.Code, &a.Name, &a.ShortName, &a.Kind, &a.Parent, &a.Territory, &topics, &accepts,
+		&a.Adapter, &a.Mode, &a.Endpoint, &a.Token, &a.TLSClient, &a.MaxMessageBytes, &a.ITContact, &a.Status,
+		&a.Successor, &a.EffectiveFrom, &a.UpdatedAt)
+	if err != nil {
+		return a, err
+	}
+	a.Topics, a.Accepts = nonNil(topics), nonNil(accepts)
+	a.EffectiveFrom, a.UpdatedAt = a.EffectiveFrom.UTC(), a.UpdatedAt.UTC()
+	return a, nil
+}
+
+func nonNil(s []string) []string {
+	if s == nil {
+		return []string{}
+	}
+	return s
+}
+
+// RegistryAuthority returns the registry entry of code, or ErrNotFound.
+func (s *Store) RegistryAuthority(ctx context.Context, code string) (schemas.Authority, error) {
+	a, err := scanRegistryAuthority(s.db.QueryRowContext(ctx, `SELECT `+registryColumns+` FROM authorities WHERE code = $1`, code))
+	if err != nil {
+		return a, fmt.Errorf("read authority %s: %w", code, mapErr(err))
+	}
+	return a, nil
+}
+
+// ApplyAuthorityChanges writes every change's After entry and its history row, all in one
+// transaction: all are applied or none. An ActionAdd of an existing code fails with ErrDuplicate;
+// update, suspend, resume and close of a missing code fail with ErrNotFound; ActionImport (and any
+// other action) creates or replaces. It returns the changes as recorded (ids, Before and times filled
+// in). A zero ChangedAt is the database's now; a zero EffectiveAt is ChangedAt.
+func (s *Store) ApplyAuthorityChanges(ctx context.Context, changes []schemas.AuthorityChange) ([]schemas.AuthorityChange, error) {
+	out := make([]schemas.AuthorityChange, 0, len(changes))
+	err := s.inTx(ctx, func(tx *sql.Tx) error {
+		for _, ch := range changes {
+			recorded, err := applyAuthorityChange(ctx, tx, ch)
+			if err != nil {
+				return err
+			}
+			out = append(out, recorded)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func applyAuthorityChange(ctx context.Context, tx *sql.Tx, ch schemas.AuthorityChange) (schemas.AuthorityChange, error) {
+	if ch.After == nil {
+		return ch, fmt.Errorf("change authority %s: no entry to write", ch.Code)
+	}
+	a := *ch.After
+	ch.Code = a.Code
+	var before *schemas.Authority
+	cur, err := scanRegistryAuthority(tx.QueryRowContext(ctx, `SELECT `+registryColumns+` FROM authorities WHERE code = $1 FOR UPDATE`, a.Code))
+	switch {
+	case err == nil:
+		before = &cur
+	case errors.Is(err, sql.ErrNoRows):
+	default:
+		return ch, fmt.Errorf("read authority %s: %w", a.Code, mapErr(err))
+	}
+	switch {
+	case ch.Action == schemas.ActionAdd && before != nil:
+		return ch, fmt.Errorf("add authority %s: %w: already registered", a.Code, ErrDuplicate)
+	case before == nil && (ch.Action == schemas.ActionUpdate || ch.Action == schemas.ActionSuspend ||
+		ch.Action == schemas.ActionResume || ch.Action == schemas.ActionClose):
+		return ch, fmt.Errorf("%s authority %s: %w", ch.Action, a.Code, ErrNotFound)
+	}
+	if ch.ChangedAt.IsZero() {
+		if err := tx.QueryRowContext(ctx, `SELECT now()`).Scan(&ch.ChangedAt); err != nil {
+			return ch, fmt.Errorf("read clock: %w", mapErr(err))
+		}
+	}
+	ch.ChangedAt = ch.ChangedAt.UTC()
+	if ch.EffectiveAt.IsZero() {
+		ch.EffectiveAt = ch.ChangedAt
+	}
+	ch.EffectiveAt = ch.EffectiveAt.UTC()
+	_, err = tx.ExecContext(ctx, `
+		INSERT INTO authorities (code, name, short_name, kind, parent_code, territory, topics, accepts, adapter, mode,
+		    endpoint, token, tls_client, max_message_bytes, it_contact, status, successor_code, effective_from, updated_at)
+		VALUES ($1, $2, $3, $4, NULLIF($5, ''), $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, NULLIF($17, ''), $18, $19)
+		ON CONFLICT (code) DO UPDATE SET name = EXCLUDED.name, short_name = EXCLUDED.short_name, kind = EXCLUDED.kind,
+		    parent_code = EXCLUDED.parent_code, territory = EXCLUDED.territory, topics = EXCLUDED.topics,
+		    accepts = EXCLUDED.accepts, adapter = EXCLUDED.adapter, mode = EXCLUDED.mode, endpoint = EXCLUDED.endpoint,
+		    token = EXCLUDED.token, tls_client = EXCLUDED.tls_client, max_message_bytes = EXCLUDED.max_message_bytes,
+		    it_contact = EXCLUDED.it_contact, status = EXCLUDED.status, successor_code = EXCLUDED.successor_code,
+		    effective_from = EXCLUDED.effective_from, updated_at = EXCLUDED.updated_at`,
+		a.Code, a.Name, a.ShortName, a.Kind, a.Parent, a.Territory, pq.Array(nonNil(a.Topics)), pq.Array(nonNil(a.Accepts)),
+		a.Adapter, cmpStr(a.Mode, schemas.AuthorityModePush), a.Endpoint, a.Token, a.TLSClient, a.MaxMessageBytes,
+		a.ITContact, cmpStr(a.Status, schemas.AuthorityActive), a.Successor, ch.EffectiveAt, ch.ChangedAt)
+	if err != nil {
+		return ch, fmt.Errorf("write authority %s: %w", a.Code, mapErr(err))
+	}
+	after, err := scanRegistryAuthority(tx.QueryRowContext(ctx, `SELECT `+registryColumns+` FROM authorities WHERE code = $1`, a.Code))
+	if err != nil {
+		return ch, fmt.Errorf("read authority %s: %w", a.Code, mapErr(err))
+	}
+	ch.Before, ch.After = before, &after
+	beforeJSON, err := jsonOrNil(before)
+	if err != nil {
+		return ch, err
+	}
+	afterJSON, err := jsonOrNil(&after)
+	if err != nil {
+		return ch, err
+	}
+	err = tx.QueryRowContext(ctx, `
+		INSERT INTO authority_history (code, changed_at, changed_by, effective_at, reason, action, before, after)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id`,
+		a.Code, ch.ChangedAt, ch.ChangedBy, ch.EffectiveAt, ch.Reason, ch.Action, beforeJSON, afterJSON).Scan(&ch.ID)
+	if err != nil {
+		return ch, fmt.Errorf("record history of authority %s: %w", a.Code, mapErr(err))
+	}
+	return ch, nil
+}
+
+func cmpStr(v, def string) string {
+	if v == "" {
+		return def
+	}
+	return v
+}
+
+// jsonOrNil encodes a (its Token is never encoded), or returns nil for SQL NULL.
+func jsonOrNil(a *schemas.Authority) (any, error) {
+	if a == nil {
+		return nil, nil
+	}
+	b, err := json.Marshal(a)
+	if err != nil {
+		return nil, fmt.Errorf("encode authority %s: %w", a.Code, err)
+	}
+	return string(b), nil
+}
+
+// AuthorityHistory returns the changes of code, oldest first (empty when there are none).
+func (s *Store) AuthorityHistory(ctx context.Context, code string) ([]schemas.AuthorityChange, error) {
+	rows, err := s.db.QueryContext(ctx, `
+		SELECT id, code, changed_at, changed_by, effective_at, reason, action, before, after
+		FROM authority_history WHERE code = $1 ORDER BY id`, code)
+	if err != nil {
+		return nil, fmt.Errorf("read history of authority %s: %w", code, mapErr(err))
+	}
+	defer rows.Close()
+	out := []schemas.AuthorityChange{}
+	for rows.Next() {
+		var ch schemas.AuthorityChange
+		var before, after []byte
+		if err := rows.Scan(&ch.ID, &ch.Code, &ch.ChangedAt, &ch.ChangedBy, &ch.EffectiveAt, &ch.Reason, &ch.Action,
+			&before, &after); err != nil {
+			return nil, fmt.Errorf("scan authority history: %w", err)
+		}
+		ch.ChangedAt, ch.EffectiveAt = ch.ChangedAt.UTC(), ch.EffectiveAt.UTC()
+		for _, p := range []struct {
+			raw []byte
+			dst **schemas.Authority
+		}{{before, &ch.Before}, {after, &ch.After}} {
+			if p.raw == nil {
+				continue
+			}
+			var a schemas.Authority
+			if err := json.Unmarshal(p.raw, &a); err != nil {
+				return nil, fmt.Errorf("decode authority history %d: %w", ch.ID, err)
+			}
+			*p.dst = &a
+		}
+		out = append(out, ch)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("read history of authority %s: %w", code, err)
+	}
+	return out, nil
+}
+
+// ListRegistryAuthorities returns one page of the entries f selects, ordered by name then code, and
+// how many it selects in all. f.Query is split into words; each word must occur, lower-cased, in the
+// name or the short name. f.TerritoryPrefix (not f.Territory) filters by territory.
+func (s *Store) ListRegistryAuthorities(ctx context.Context, f schemas.AuthorityFilter) (schemas.AuthorityPage, error) {
+	var where []string
+	var args []any
+	arg := func(v any) string {
+		args = append(args, v)
+		return "$" + strconv.Itoa(len(args))
+	}
+	for _, w := range strings.Fields(strings.ToLower(f.Query)) {
+		p := arg("%" + likeEscape(w) + "%")
+		where = append(where, "(lower(name) LIKE "+p+" OR lower(short_name) LIKE "+p+")")
+	}
+	if f.TerritoryPrefix != "" {
+		where = append(where, "territory LIKE "+arg(likeEscape(f.TerritoryPrefix)+"%"))
+	}
+	if f.Kind != "" {
+		where = append(where, "kind = "+arg(f.Kind))
+	}
+	if f.Topic != "" {
+		where = append(where, "(topics @> ARRAY["+arg(f.Topic)+"]::text[] OR topics @> '{*}'::text[])")
+	}
+	if f.Status != "" {
+		where = append(where, "status = "+arg(f.Status))
+	}
+	if f.Parent != "" {
+		where = append(where, "parent_code = "+arg(f.Parent))
+	}
+	if f.Directory {
+		where = append(where, "status = 'active' AND cardinality(accepts) > 0 AND kind <> ''")
+	}
+	cond := ""
+	if len(where) > 0 {
+		cond = " WHERE " + strings.Join(where, " AND ")
+	}
+	page := schemas.AuthorityPage{Items: []schemas.Authority{}}
+	if err := s.db.QueryRowContext(ctx, `SELECT count(*) FROM authorities`+cond, args...).Scan(&page.Total); err != nil {
+		return page, fmt.Errorf("count authorities: %w", mapErr(err))
+	}
+	q := `SELECT ` + registryColumns + ` FROM authorities` + cond + ` ORDER BY name, code`
+	if f.Limit > 0 {
+		q += " LIMIT " + arg(f.Limit)
+	}
+	if f.Offset > 0 {
+		q += " OFFSET " + arg(f.Offset)
+	}
+	rows, err := s.db.QueryContext(ctx, q, args...)
+	if err != nil {
+		return page, fmt.Errorf("list authorities: %w", mapErr(err))
+	}
+	defer rows.Close()
+	for rows.Next() {
+		a, err := scanRegistryAuthority(rows)
+		if err != nil {
+			return page, fmt.Errorf("scan authority: %w", err)
+		}
+		page.Items = append(page.Items, a)
+	}
+	if err := rows.Err(); err != nil {
+		return page, fmt.Errorf("list authorities: %w", err)
+	}
+	return page, nil
+}
+
+// likeEscape escapes the LIKE wildcards of s (the default escape character is the backslash).
+func likeEscape(s string) string {
+	return strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`).Replace(s)
+}
