@@ -324,6 +324,9 @@ type Authority struct {
 	// TLSClient names the entry of tls_clients whose certificate the hub presents to this
 	// authority's system (mTLS). Defaults to none.
 	TLSClient string `yaml:"tls_client,omitempty" mapstructure:"tls_client"`
+	// MaxMessageBytes is the largest document this authority's system takes, and the largest
+	// message it may send; 0 means no limit beyond http.max_body_bytes. Defaults to 0.
+	MaxMessageBytes int64 `yaml:"max_message_bytes,omitempty" mapstructure:"max_message_bytes"`
 }
 
 // Default returns the configuration with every default filled in.

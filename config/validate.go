@@ -298,6 +298,9 @@ func (v *validator) authorities(authorities []Authority) {
 			v.httpURL(p+".endpoint", a.Endpoint)
 		}
 		v.oneOf(p+".status", a.Status, AuthorityActive, AuthoritySuspended, AuthorityClosed)
+		if a.MaxMessageBytes < 0 {
+			v.add(p+".max_message_bytes", "must not be negative")
+		}
 		if a.Mode != "" { // empty means the default, push
 			v.oneOf(p+".mode", a.Mode, AuthorityModePush, AuthorityModePull)
 		}

@@ -82,6 +82,9 @@ func (h *Hub) ReceiveMessages(ctx context.Context, authority, mediaType string, 
 	if !ok {
 		return nil, schemas.Errorf(schemas.CodeNotFound, "no such authority")
 	}
+	if route.MaxMessageBytes > 0 && int64(len(body)) > route.MaxMessageBytes {
+		return nil, schemas.Errorf(schemas.CodeBodyTooLarge, "a message from this system may be at most %d bytes", route.MaxMessageBytes)
+	}
 	ad, ok := h.adapters.Get(route.Adapter)
 	if !ok {
 		return nil, fmt.Errorf("authority %s: no adapter named %q", authority, route.Adapter)

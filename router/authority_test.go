@@ -244,3 +244,37 @@ func TestAuthorityMessageIDReusedForAnotherMessage(t *testing.T) {
 	require.NotNil(t, c.Deliveries[0].RegisteredAt)
 	require.True(t, at.Equal(*c.Deliveries[0].RegisteredAt))
 }
+
+// TestAuthoritySizeLimit: a document larger than the authority's system takes is dead at once,
+// with the reason, and a message larger than it may send is refused with 413.
+func TestAuthoritySizeLimit(t *testing.T) {
+	t.Parallel()
+	sys := newSystem(t, "small", sandboxOptions())
+	const a, tok = "15000001", "authority-token"
+	env := hubtest.NewEnv(t, map[string]string{a: sys.endpoint(a)}, func(c *config.Config) {
+		c.Authorities[0].MaxMessageBytes = 3000
+		c.Clients = append(c.Clients, config.Client{ID: "sys", Kind: config.ClientAuthority, Authority: a, TokenSHA256: sha256Hex(tok)})
+	})
+	hub := env.Start(t)
+	small := env.MustSubmit(t, hub.URL, "small", hubtest.Submission(1, 1024, a))
+	env.MustSubmit(t, hub.URL, "large", hubtest.Submission(2, 8192, a))
+	env.WaitSettled(t, 30*time.Second)
+	dead, err := env.Store.DeliveriesByStatus(context.Background(), schemas.StatusDead)
+	require.NoError(t, err)
+	require.Len(t, dead, 1)
+	require.Contains(t, dead[0].LastError, "at most 3000")
+	require.Equal(t, 1, dead[0].Attempts, "not retried")
+	require.Equal(t, 1, sys.sb.Ledger().Documents)
+
+	resp, err := hubtest.Do(context.Background(), http.MethodGet, hub.URL+"/v1/appeals/"+small.ID, env.Token, nil, nil)
+	require.NoError(t, err)
+	d := decodeCase(t, resp.Body).Deliveries[0].ID
+	h := http.Header{}
+	h.Set("Content-Type", "application/json")
+	big := schemas.AuthorityMessage{MessageID: "m", Of: d, Type: schemas.MsgAnswered, Outcome: schemas.OutcomeExplained,
+		Documents: []schemas.AuthorityDocument{{FileName: "a.txt", MediaType: "text/plain", Content: make([]byte, 4000)}}}
+	resp, err = hubtest.Do(context.Background(), http.MethodPost, hub.URL+"/v1/authorities/"+a+"/messages", tok, h,
+		jsondoc.EncodeMessages([]schemas.AuthorityMessage{big}))
+	require.NoError(t, err)
+	require.Equal(t, http.StatusRequestEntityTooLarge, resp.Status)
+}

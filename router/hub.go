@@ -225,7 +225,8 @@ func (h *Hub) seed(ctx context.Context) error {
 	}
 	for _, a := range h.cfg.Authorities {
 		if err := h.store.UpsertAuthority(ctx, schemas.AuthorityRoute{Code: a.Code, Name: a.Name, Status: a.Status,
-			Mode: a.Mode, Adapter: a.Adapter, Endpoint: a.Endpoint, Token: a.Token, TLSClient: a.TLSClient}); err != nil {
+			Mode: a.Mode, Adapter: a.Adapter, Endpoint: a.Endpoint, Token: a.Token, TLSClient: a.TLSClient,
+			MaxMessageBytes: a.MaxMessageBytes}); err != nil {
 			return err
 		}
 	}

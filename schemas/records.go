@@ -73,6 +73,7 @@ type DeliveryTask struct {
 	Endpoint        string
 	Token           string
 	TLSClient       string // the configured client certificate for mTLS, if any
+	MaxMessageBytes int64  // the largest document the system takes; 0: no limit of its own
 }
 
 // DeliveryOutcome is the result of one attempt, recorded by the delivery worker.
@@ -96,6 +97,9 @@ type AuthorityRoute struct {
 	Endpoint  string
 	Token     string
 	TLSClient string // the configured client certificate the hub presents (mTLS), if any
+	// MaxMessageBytes is the largest message the authority's system takes or sends; 0: no limit
+	// beyond the hub's own.
+	MaxMessageBytes int64
 }
 
 // Client is an API client: the portal, an authority's system, or an operator.

@@ -14,13 +14,15 @@ func (s *Store) DeliveryTask(ctx context.Context, deliveryID string) (schemas.De
 	var t schemas.DeliveryTask
 	err := s.db.QueryRowContext(ctx, `
 		SELECT d.id, a.id, a.tracking_number, d.authority_code, d.status, d.attempts, a.received_at,
-		       a.body, a.trace_parent, au.status, au.mode, au.adapter, au.endpoint, au.token, au.tls_client
+		       a.body, a.trace_parent, au.status, au.mode, au.adapter, au.endpoint, au.token, au.tls_client,
+		       au.max_message_bytes
 		FROM deliveries d
 		JOIN appeals a ON a.id = d.appeal_id
 		JOIN authorities au ON au.code = d.authority_code
 		WHERE d.id = $1`, deliveryID).
 		Scan(&t.DeliveryID, &t.AppealID, &t.TrackingNumber, &t.Authority, &t.Status, &t.Attempts, &t.ReceivedAt,
-			&t.Body, &t.TraceParent, &t.AuthorityStatus, &t.Mode, &t.Adapter, &t.Endpoint, &t.Token, &t.TLSClient)
+			&t.Body, &t.TraceParent, &t.AuthorityStatus, &t.Mode, &t.Adapter, &t.Endpoint, &t.Token, &t.TLSClient,
+			&t.MaxMessageBytes)
 	if err != nil {
 		return t, fmt.Errorf("read delivery task: %w", mapErr(err))
 	}

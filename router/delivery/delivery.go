@@ -212,6 +212,10 @@ func (w *Worker) send(ctx context.Context, task schemas.DeliveryTask, attempt in
 	if err != nil {
 		return adapters.Reply{}, err
 	}
+	if task.MaxMessageBytes > 0 && int64(len(body)) > task.MaxMessageBytes {
+		return adapters.Reply{}, adapters.Permanent(fmt.Errorf("the document is %d bytes; the authority's system takes at most %d",
+			len(body), task.MaxMessageBytes))
+	}
 	req := adapters.Request{Endpoint: task.Endpoint, DeliveryID: task.DeliveryID, MediaType: ad.MediaType(),
 		Body: body, Token: task.Token, TLSClient: task.TLSClient}
 	if task.TraceParent != "" {
