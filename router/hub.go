@@ -264,6 +264,10 @@ func (h *Hub) notifyOutbox(ctx context.Context) {
 }
 
 func (h *Hub) syncAuthoritiesEvery(ctx context.Context) {
+	changed, err := h.store.WatchRegistry(ctx)
+	if err != nil {
+		h.logger.Warn("cannot listen for registry changes; polling only", zap.Error(err))
+	}
 	t := time.NewTicker(h.syncEvery)
 	defer t.Stop()
 	for {
@@ -271,9 +275,10 @@ func (h *Hub) syncAuthoritiesEvery(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case <-t.C:
-			if err := h.syncAuthorities(ctx); err != nil && ctx.Err() == nil {
-				h.logger.Warn("authority sync failed", zap.Error(err))
-			}
+		case <-changed:
+		}
+		if err := h.syncAuthorities(ctx); err != nil && ctx.Err() == nil {
+			h.logger.Warn("authority sync failed", zap.Error(err))
 		}
 	}
 }

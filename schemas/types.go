@@ -150,6 +150,7 @@ const (
 	EventDeliveryDead       EventType = "delivery_dead"
 	EventDeliveryInInbox    EventType = "delivery_in_inbox"
 	EventDeliveryFetched    EventType = "delivery_fetched"
+	EventDeliveryRetargeted EventType = "delivery_retargeted"
 )
 
 // AuthorityEvent is the timeline entry of an authority message of type t ("authority_registered", …).

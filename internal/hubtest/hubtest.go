@@ -5,6 +5,7 @@ package hubtest
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"crypto/rand"
 	"crypto/sha256"
@@ -22,6 +23,7 @@ import (
 	"go.uber.org/zap/zaptest"
 
 	"appealhub/config"
+	"appealhub/internal/broker"
 	"appealhub/internal/broker/brokertest"
 	"appealhub/internal/store"
 	"appealhub/internal/store/storetest"
@@ -35,7 +37,10 @@ type Env struct {
 	Config config.Config
 	Store  *store.Store // for assertions; the hubs open their own
 	Token  string       // the portal client's bearer token
-	t      testing.TB
+	// AuthoritySync is how often its hubs poll the registry; 0 means 200ms. Tests of the
+	// LISTEN/NOTIFY path set it long.
+	AuthoritySync time.Duration
+	t             testing.TB
 }
 
 // NewEnv prepares a schema, a broker prefix and a portal client. authorities maps each authority
@@ -75,6 +80,13 @@ func NewEnv(t testing.TB, authorities map[string]string, configure func(*config.
 	return &Env{Config: cfg, Store: st, Token: token, t: t}
 }
 
+// TrackAuthorities registers authority codes added while the test runs (through the registry), so
+// that their queues are deleted when the test ends.
+func (e *Env) TrackAuthorities(t testing.TB, codes ...string) {
+	t.Helper()
+	brokertest.Track(t, broker.Config{Names: broker.Names{Prefix: e.Config.Broker.Prefix}}, codes...)
+}
+
 // Hub is one running hub process of an Env.
 type Hub struct {
 	*router.Hub
@@ -91,7 +103,7 @@ func (e *Env) Start(t testing.TB) *Hub {
 func (e *Env) StartWithLogger(t testing.TB, logger *zap.Logger) *Hub {
 	t.Helper()
 	ctx := context.Background()
-	h, err := router.New(ctx, e.Config, router.Options{Logger: logger, AuthoritySync: 200 * time.Millisecond})
+	h, err := router.New(ctx, e.Config, router.Options{Logger: logger, AuthoritySync: cmp.Or(e.AuthoritySync, 200*time.Millisecond)})
 	if err != nil {
 		t.Fatalf("new hub: %v", err)
 	}

@@ -131,20 +131,39 @@ func (s *Store) PurgePublished(ctx context.Context, cutoff time.Time) (int64, er
 // NotifyOutbox tells every process listening on this schema's outbox channel that rows are due.
 // It runs in a transaction of its own, never inside a business transaction (see migration 00002).
 func (s *Store) NotifyOutbox(ctx context.Context) error {
-	if _, err := s.db.ExecContext(ctx, `SELECT pg_notify($1, '')`, s.NotifyChannel()); err != nil {
-		return fmt.Errorf("notify outbox: %w", err)
+	return s.notify(ctx, s.NotifyChannel())
+}
+
+// WatchOutbox listens (LISTEN/NOTIFY) for NotifyOutbox of this store's schema and signals the
+// returned channel (coalesced: one pending signal at most). It also signals after the listener
+// reconnects, when notifications may have been missed. It stops when ctx is done.
+func (s *Store) WatchOutbox(ctx context.Context) (<-chan struct{}, error) {
+	return s.watch(ctx, s.NotifyChannel())
+}
+
+// RegistryChannel is the LISTEN/NOTIFY channel of registry changes of this store's schema.
+func (s *Store) RegistryChannel() string {
+	return "appealhub_registry_" + cmpSchema(s.schema)
+}
+
+// WatchRegistry signals the returned channel when any hub process changed the authority registry
+// (and after a reconnect of the listener). It stops when ctx is done.
+func (s *Store) WatchRegistry(ctx context.Context) (<-chan struct{}, error) {
+	return s.watch(ctx, s.RegistryChannel())
+}
+
+func (s *Store) notify(ctx context.Context, channel string) error {
+	if _, err := s.db.ExecContext(ctx, `SELECT pg_notify($1, '')`, channel); err != nil {
+		return fmt.Errorf("notify %s: %w", channel, err)
 	}
 	return nil
 }
 
-// WatchOutbox listens (LISTEN/NOTIFY) for NotifyOutbox of this store's schema and signals the
-// returned channel (coalesced: one pending signal at most). It also signals after
-// the listener reconnects, when notifications may have been missed. It stops when ctx is done.
-func (s *Store) WatchOutbox(ctx context.Context) (<-chan struct{}, error) {
+func (s *Store) watch(ctx context.Context, channel string) (<-chan struct{}, error) {
 	l := pq.NewListener(s.dsn, 100*time.Millisecond, 10*time.Second, nil)
-	if err := l.Listen(s.NotifyChannel()); err != nil {
+	if err := l.Listen(channel); err != nil {
 		_ = l.Close()
-		return nil, fmt.Errorf("listen %s: %w", s.NotifyChannel(), err)
+		return nil, fmt.Errorf("listen %s: %w", channel, err)
 	}
 	out := make(chan struct{}, 1)
 	go func() {
@@ -162,6 +181,13 @@ func (s *Store) WatchOutbox(ctx context.Context) (<-chan struct{}, error) {
 		}
 	}()
 	return out, nil
+}
+
+func cmpSchema(schema string) string {
+	if schema == "" {
+		return "public"
+	}
+	return schema
 }
 
 // truncate shortens s to at most n bytes without splitting a UTF-8 sequence.

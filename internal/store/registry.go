@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/lib/pq"
 
@@ -74,6 +75,9 @@ func (s *Store) ApplyAuthorityChanges(ctx context.Context, changes []schemas.Aut
 	if err != nil {
 		return nil, err
 	}
+	// Every hub process re-reads the registry at once (subscriptions, topology). If the notice is
+	// lost, their periodic sync catches up: the change itself is committed.
+	_ = s.notify(ctx, s.RegistryChannel())
 	return out, nil
 }
 
@@ -145,7 +149,76 @@ func applyAuthorityChange(ctx context.Context, tx *sql.Tx, ch schemas.AuthorityC
 	if err != nil {
 		return ch, fmt.Errorf("record history of authority %s: %w", a.Code, mapErr(err))
 	}
+	if after.Status == schemas.AuthorityClosed && after.Successor != "" {
+		if err := retarget(ctx, tx, after.Code, after.Successor, ch.ChangedAt); err != nil {
+			return ch, err
+		}
+	}
 	return ch, nil
+}
+
+// retarget moves the deliveries still waiting for a closed authority to its successor, with an
+// event each, and makes sure each has an outbox row routed to the successor. A delivery whose
+// appeal already goes to the successor is not needed any more: it is marked forwarded. Deliveries
+// the closed authority's system already has (sent, fetched from the inbox, or further) stay.
+func retarget(ctx context.Context, tx *sql.Tx, from, to string, at time.Time) error {
+	if _, err := tx.ExecContext(ctx, `
+		WITH dup AS (
+			UPDATE deliveries d SET status = 'forwarded', updated_at = $3
+			WHERE d.authority_code = $1 AND d.status IN ('accepted', 'queued')
+			  AND EXISTS (SELECT 1 FROM deliveries x WHERE x.appeal_id = d.appeal_id AND x.authority_code = $2)
+			RETURNING d.id, d.appeal_id)
+		INSERT INTO events (appeal_id, delivery_id, type, status, detail, created_at)
+		SELECT appeal_id, id, $4, 'forwarded', 'authority ' || $1 || ' closed; its successor ' || $2 || ' already has this appeal', $3
+		FROM dup`, from, to, at, string(schemas.EventDeliveryRetargeted)); err != nil {
+		return fmt.Errorf("close %s: settle deliveries its successor already has: %w", from, err)
+	}
+	rows, err := tx.QueryContext(ctx, `
+		WITH moved AS (
+			UPDATE deliveries d SET authority_code = $2, updated_at = $3
+			WHERE d.authority_code = $1 AND d.status IN ('accepted', 'queued')
+			  AND NOT EXISTS (SELECT 1 FROM inbox i WHERE i.delivery_id = d.id AND i.fetch_count > 0)
+			RETURNING d.id, d.appeal_id, d.attempts),
+		ev AS (
+			INSERT INTO events (appeal_id, delivery_id, type, status, detail, created_at)
+			SELECT appeal_id, id, $4, 'queued', 'authority ' || $1 || ' closed; moved to its successor ' || $2, $3 FROM moved),
+		unpull AS (DELETE FROM inbox WHERE delivery_id IN (SELECT id FROM moved))
+		SELECT id, attempts FROM moved`, from, to, at, string(schemas.EventDeliveryRetargeted))
+	if err != nil {
+		return fmt.Errorf("close %s: move waiting deliveries to %s: %w", from, to, err)
+	}
+	type moved struct {
+		id       string
+		attempts int
+	}
+	var all []moved
+	for rows.Next() {
+		var m moved
+		if err := rows.Scan(&m.id, &m.attempts); err != nil {
+			rows.Close()
+			return fmt.Errorf("scan moved delivery: %w", err)
+		}
+		all = append(all, m)
+	}
+	if err := rows.Close(); err != nil {
+		return fmt.Errorf("read moved deliveries: %w", err)
+	}
+	for _, m := range all {
+		res, err := tx.ExecContext(ctx, `
+			UPDATE outbox SET routing_key = $2 WHERE delivery_id = $1 AND status = 'pending'`, m.id, to)
+		if err != nil {
+			return fmt.Errorf("re-route outbox rows: %w", err)
+		}
+		if n, _ := res.RowsAffected(); n > 0 {
+			continue
+		}
+		if _, err := tx.ExecContext(ctx, `
+			INSERT INTO outbox (delivery_id, routing_key, attempt, available_at, created_at) VALUES ($1, $2, $3, $4, $4)`,
+			m.id, to, m.attempts, at); err != nil {
+			return fmt.Errorf("queue moved delivery: %w", err)
+		}
+	}
+	return nil
 }
 
 func cmpStr(v, def string) string {
