@@ -40,6 +40,8 @@ const (
 	DefaultBrokerPublishTimeout = 10 * time.Second
 	DefaultBrokerReconnectMin   = 100 * time.Millisecond
 	DefaultBrokerReconnectMax   = 10 * time.Second
+	// DefaultBrokerChannelsPerConnection bounds the authority queues one consuming connection serves.
+	DefaultBrokerChannelsPerConnection = 1000
 )
 
 // Defaults of the relay section.
@@ -60,6 +62,11 @@ const (
 	DefaultDeliveryBackoffJitter  = 0.2
 	// DefaultDeliveryInboxVisibility is how long a fetched pull-mode inbox item stays hidden.
 	DefaultDeliveryInboxVisibility = 5 * time.Minute
+	// DefaultDeliveryBreakerFailures is how many consecutive transient failures open an
+	// authority's circuit breaker.
+	DefaultDeliveryBreakerFailures = 5
+	// DefaultDeliveryBreakerCooldown is how long an open breaker waits before it lets one probe through.
+	DefaultDeliveryBreakerCooldown = 30 * time.Second
 )
 
 // DefaultShutdownGrace is the default of shutdown.grace.
@@ -215,6 +222,10 @@ type Broker struct {
 	ReconnectMin time.Duration `yaml:"reconnect_min" mapstructure:"reconnect_min"`
 	// ReconnectMax caps the exponentially growing reconnect delay. Defaults to 10s.
 	ReconnectMax time.Duration `yaml:"reconnect_max" mapstructure:"reconnect_max"`
+	// ChannelsPerConnection is the most authority queues one consuming connection serves (each on a
+	// channel of its own); more authorities open more connections. RabbitMQ allows 2047 channels
+	// per connection by default. Defaults to 1000.
+	ChannelsPerConnection int `yaml:"channels_per_connection" mapstructure:"channels_per_connection"`
 }
 
 // Relay configures the outbox relay.
@@ -247,6 +258,13 @@ type Delivery struct {
 	// InboxVisibility is how long an item a pull-mode system fetched from its inbox stays hidden;
 	// unless the system acknowledges it by then, it is offered again. Defaults to 5m.
 	InboxVisibility time.Duration `yaml:"inbox_visibility" mapstructure:"inbox_visibility"`
+	// BreakerFailures is how many consecutive transient failures (timeouts, connection errors,
+	// 408, 429, 5xx) open an authority's circuit breaker: while it is open the hub does not call
+	// that authority's system. Defaults to 5.
+	BreakerFailures int `yaml:"breaker_failures" mapstructure:"breaker_failures"`
+	// BreakerCooldown is how long an open breaker waits before it lets one probe send through
+	// (half-open); the probe's success closes it, its failure opens it again. Defaults to 30s.
+	BreakerCooldown time.Duration `yaml:"breaker_cooldown" mapstructure:"breaker_cooldown"`
 }
 
 // Shutdown configures the graceful stop.
@@ -327,6 +345,12 @@ type Authority struct {
 	// MaxMessageBytes is the largest document this authority's system takes, and the largest
 	// message it may send; 0 means no limit beyond http.max_body_bytes. Defaults to 0.
 	MaxMessageBytes int64 `yaml:"max_message_bytes,omitempty" mapstructure:"max_message_bytes"`
+	// Concurrency is this authority's own consumer prefetch and number of parallel sends; 0 means
+	// delivery.concurrency. Defaults to 0.
+	Concurrency int `yaml:"concurrency,omitempty" mapstructure:"concurrency"`
+	// RequestTimeout bounds one send to this authority's system; 0 means delivery.request_timeout.
+	// Defaults to 0.
+	RequestTimeout time.Duration `yaml:"request_timeout,omitempty" mapstructure:"request_timeout"`
 }
 
 // Default returns the configuration with every default filled in.
@@ -356,6 +380,7 @@ func (c Config) WithDefaults() Config {
 	c.Broker.PublishTimeout = cmp.Or(c.Broker.PublishTimeout, DefaultBrokerPublishTimeout)
 	c.Broker.ReconnectMin = cmp.Or(c.Broker.ReconnectMin, DefaultBrokerReconnectMin)
 	c.Broker.ReconnectMax = cmp.Or(c.Broker.ReconnectMax, DefaultBrokerReconnectMax)
+	c.Broker.ChannelsPerConnection = cmp.Or(c.Broker.ChannelsPerConnection, DefaultBrokerChannelsPerConnection)
 
 	c.Relay.BatchSize = cmp.Or(c.Relay.BatchSize, DefaultRelayBatchSize)
 	c.Relay.PollInterval = cmp.Or(c.Relay.PollInterval, DefaultRelayPollInterval)
@@ -369,6 +394,8 @@ func (c Config) WithDefaults() Config {
 	c.Delivery.BackoffMax = cmp.Or(c.Delivery.BackoffMax, DefaultDeliveryBackoffMax)
 	c.Delivery.BackoffJitter = cmp.Or(c.Delivery.BackoffJitter, DefaultDeliveryBackoffJitter)
 	c.Delivery.InboxVisibility = cmp.Or(c.Delivery.InboxVisibility, DefaultDeliveryInboxVisibility)
+	c.Delivery.BreakerFailures = cmp.Or(c.Delivery.BreakerFailures, DefaultDeliveryBreakerFailures)
+	c.Delivery.BreakerCooldown = cmp.Or(c.Delivery.BreakerCooldown, DefaultDeliveryBreakerCooldown)
 
 	c.Shutdown.Grace = cmp.Or(c.Shutdown.Grace, DefaultShutdownGrace)
 

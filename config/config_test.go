@@ -50,6 +50,8 @@ func TestDefault(t *testing.T) {
 	require.Equal(t, 2*time.Second, c.Delivery.BackoffBase)
 	require.Equal(t, time.Hour, c.Delivery.BackoffMax)
 	require.InDelta(t, 0.2, c.Delivery.BackoffJitter, 1e-12)
+	require.Equal(t, 5, c.Delivery.BreakerFailures)
+	require.Equal(t, 30*time.Second, c.Delivery.BreakerCooldown)
 
 	require.Equal(t, 30*time.Second, c.Shutdown.Grace)
 	require.Equal(t, "info", c.Log.Level)

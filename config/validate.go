@@ -97,6 +97,9 @@ func (c Config) Validate() error {
 	v.positiveDuration("broker.publish_timeout", c.Broker.PublishTimeout)
 	v.positiveDuration("broker.reconnect_min", c.Broker.ReconnectMin)
 	v.positiveDuration("broker.reconnect_max", c.Broker.ReconnectMax)
+	if c.Broker.ChannelsPerConnection < 1 || c.Broker.ChannelsPerConnection > 65519 {
+		v.add("broker.channels_per_connection", "must be between 1 and 65519")
+	}
 	if c.Broker.ReconnectMin > c.Broker.ReconnectMax && c.Broker.ReconnectMax > 0 {
 		v.add("broker.reconnect_min", "must not exceed broker.reconnect_max (%s)", c.Broker.ReconnectMax)
 	}
@@ -127,6 +130,8 @@ func (c Config) Validate() error {
 		v.add("delivery.backoff_jitter", "must be between 0 and 1")
 	}
 	v.positiveDuration("delivery.inbox_visibility", c.Delivery.InboxVisibility)
+	v.positive("delivery.breaker_failures", int64(c.Delivery.BreakerFailures))
+	v.positiveDuration("delivery.breaker_cooldown", c.Delivery.BreakerCooldown)
 
 	// shutdown
 	v.positiveDuration("shutdown.grace", c.Shutdown.Grace)
@@ -300,6 +305,12 @@ func (v *validator) authorities(authorities []Authority) {
 		v.oneOf(p+".status", a.Status, AuthorityActive, AuthoritySuspended, AuthorityClosed)
 		if a.MaxMessageBytes < 0 {
 			v.add(p+".max_message_bytes", "must not be negative")
+		}
+		if a.Concurrency < 0 || a.Concurrency > maxPrefetch {
+			v.add(p+".concurrency", "must be between 0 (delivery.concurrency) and %d", maxPrefetch)
+		}
+		if a.RequestTimeout < 0 {
+			v.add(p+".request_timeout", "must not be negative (0 means delivery.request_timeout)")
 		}
 		if a.Mode != "" { // empty means the default, push
 			v.oneOf(p+".mode", a.Mode, AuthorityModePush, AuthorityModePull)

@@ -89,6 +89,21 @@ func TestValidateRules(t *testing.T) {
 		{"ConnectAboveRequest", func(c *Config) { c.Delivery.ConnectTimeout = time.Minute }, []string{"delivery.connect_timeout: must not exceed delivery.request_timeout (30s)"}},
 		{"JitterNaN", func(c *Config) { c.Delivery.BackoffJitter = math.NaN() }, []string{"delivery.backoff_jitter: must be between 0 and 1"}},
 		{"JitterNegative", func(c *Config) { c.Delivery.BackoffJitter = -0.1 }, []string{"delivery.backoff_jitter: must be between 0 and 1"}},
+		{"BreakerFailuresNegative", func(c *Config) { c.Delivery.BreakerFailures = -1 }, []string{"delivery.breaker_failures: must be greater than 0"}},
+		{"BreakerCooldownNegative", func(c *Config) { c.Delivery.BreakerCooldown = -time.Second }, []string{"delivery.breaker_cooldown: must be a positive duration"}},
+		{"AuthorityLimits", func(c *Config) {
+			a := authority
+			a.Concurrency, a.RequestTimeout = 70000, -time.Second
+			c.Authorities = []Authority{a}
+		}, []string{
+			"authorities[0].concurrency: must be between 0 (delivery.concurrency) and 65535",
+			"authorities[0].request_timeout: must not be negative (0 means delivery.request_timeout)",
+		}},
+		{"AuthorityLimitsOK", func(c *Config) {
+			a := authority
+			a.Concurrency, a.RequestTimeout = 2, time.Second
+			c.Authorities = []Authority{a}
+		}, nil},
 		{"MaxAttemptsZero", func(c *Config) { c.Delivery.MaxAttempts = 0 }, []string{"delivery.max_attempts: must be greater than 0"}},
 		{"Grace", func(c *Config) { c.Shutdown.Grace = 0 }, []string{"shutdown.grace: must be a positive duration"}},
 		{"LogFormat", func(c *Config) { c.Log.Format = "text" }, []string{`log.format: must be one of json, console (got "text")`}},

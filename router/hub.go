@@ -1,6 +1,7 @@
 package router
 
 import (
+	"cmp"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -22,6 +23,7 @@ import (
 	"appealhub/internal/store"
 	"appealhub/router/delivery"
 	"appealhub/router/intake"
+	"appealhub/router/recipient"
 	"appealhub/router/registry"
 	"appealhub/router/relay"
 	"appealhub/router/tracker"
@@ -31,6 +33,8 @@ import (
 // Compile-time checks that the concrete dependencies satisfy the stages' ports.
 var (
 	_ intake.Store          = (*store.Store)(nil)
+	_ recipient.Candidates  = (*store.Store)(nil)
+	_ intake.Recipients     = (*recipient.Resolver)(nil)
 	_ relay.Outbox          = (*store.Store)(nil)
 	_ delivery.Store        = (*store.Store)(nil)
 	_ relay.Publisher       = (*relayPublisher)(nil)
@@ -73,7 +77,7 @@ type Hub struct {
 	syncEvery time.Duration
 
 	mu         sync.Mutex
-	subscribed map[string]bool
+	subscribed map[string]int // authority code → the concurrency it is consumed with
 	syncLoop   lifecycle.Loop
 	notifyLoop lifecycle.Loop
 	outboxPoke chan struct{}
@@ -118,14 +122,15 @@ func New(ctx context.Context, cfg config.Config, opts Options) (*Hub, error) {
 	bcfg := broker.Config{URL: cfg.Broker.URL, Names: broker.Names{Prefix: cfg.Broker.Prefix},
 		QueueType: cfg.Broker.QueueType, DeliveryLimit: cfg.Broker.DeliveryLimit, Heartbeat: cfg.Broker.Heartbeat,
 		PublishTimeout: cfg.Broker.PublishTimeout, ReconnectMin: cfg.Broker.ReconnectMin,
-		ReconnectMax: cfg.Broker.ReconnectMax, ConnectionName: "appealhub"}
+		ReconnectMax: cfg.Broker.ReconnectMax, ChannelsPerConnection: cfg.Broker.ChannelsPerConnection,
+		ConnectionName: "appealhub"}
 	h := &Hub{
 		cfg:        cfg,
 		logger:     logger,
 		store:      st,
 		publisher:  broker.NewPublisher(bcfg, logger.Named("broker.publish")),
 		consumer:   broker.NewConsumer(bcfg, logger.Named("broker.consume")),
-		subscribed: map[string]bool{},
+		subscribed: map[string]int{},
 		syncEvery:  opts.AuthoritySync,
 		outboxPoke: make(chan struct{}, 1),
 	}
@@ -136,15 +141,17 @@ func New(ctx context.Context, cfg config.Config, opts Options) (*Hub, error) {
 	h.registry = h.newRegistry()
 	h.clock = clock.OrReal(opts.Clock)
 	h.tracker = tracker.New(st, opts.Clock, logger)
-	h.intake = intake.New(intake.Config{PublicURL: cfg.HTTP.PublicURL, Clock: opts.Clock}, st, logger)
+	h.intake = intake.New(intake.Config{PublicURL: cfg.HTTP.PublicURL, Clock: opts.Clock}, st, recipient.New(st), logger)
 	h.relay = relay.New(relay.Config{BatchSize: cfg.Relay.BatchSize, PollInterval: cfg.Relay.PollInterval, Clock: opts.Clock},
 		st, &relayPublisher{pub: h.publisher}, logger)
 	h.worker = delivery.New(delivery.Config{RequestTimeout: cfg.Delivery.RequestTimeout, MaxAttempts: cfg.Delivery.MaxAttempts,
 		BackoffBase: cfg.Delivery.BackoffBase, BackoffMax: cfg.Delivery.BackoffMax, BackoffJitter: cfg.Delivery.BackoffJitter,
+		BreakerFailures: cfg.Delivery.BreakerFailures, BreakerCooldown: cfg.Delivery.BreakerCooldown,
 		Clock: opts.Clock}, st, reg, transport, logger)
 	hcfg := httpapi.Config{Addr: cfg.HTTP.Addr, MaxBodyBytes: cfg.HTTP.MaxBodyBytes, ReadHeaderTimeout: cfg.HTTP.ReadHeaderTimeout,
 		ReadTimeout: cfg.HTTP.ReadTimeout, WriteTimeout: cfg.HTTP.WriteTimeout, IdleTimeout: cfg.HTTP.IdleTimeout}
-	handler := httpapi.NewHandler(hcfg, httpapi.Deps{Auth: h, Submitter: h, Cases: h, Ready: h, Authorities: h, Registry: h}, logger)
+	handler := httpapi.NewHandler(hcfg, httpapi.Deps{Auth: h, Submitter: h, Cases: h, Ready: h, Authorities: h, Registry: h,
+		Delivery: h}, logger)
 	h.http = httpapi.NewServer(hcfg, handler, logger)
 	return h, nil
 }
@@ -226,7 +233,7 @@ func (h *Hub) seed(ctx context.Context) error {
 	for _, a := range h.cfg.Authorities {
 		if err := h.store.UpsertAuthority(ctx, schemas.AuthorityRoute{Code: a.Code, Name: a.Name, Status: a.Status,
 			Mode: a.Mode, Adapter: a.Adapter, Endpoint: a.Endpoint, Token: a.Token, TLSClient: a.TLSClient,
-			MaxMessageBytes: a.MaxMessageBytes}); err != nil {
+			MaxMessageBytes: a.MaxMessageBytes, Concurrency: a.Concurrency, RequestTimeout: a.RequestTimeout}); err != nil {
 			return err
 		}
 	}
@@ -283,25 +290,27 @@ func (h *Hub) syncAuthoritiesEvery(ctx context.Context) {
 	}
 }
 
-// syncAuthorities subscribes to the queue of every active authority not yet subscribed, and
+// syncAuthorities subscribes to the queue of every active authority not yet subscribed, with its own
+// concurrency (or delivery.concurrency), re-subscribes those whose concurrency changed, and
 // unsubscribes from those no longer active (their deliveries wait in their queues).
 func (h *Hub) syncAuthorities(ctx context.Context) error {
-	codes, err := h.store.ActiveAuthorities(ctx)
+	active, err := h.store.ActiveAuthorities(ctx)
 	if err != nil {
 		return fmt.Errorf("list active authorities: %w", err)
 	}
-	active := make(map[string]bool, len(codes))
+	want := make(map[string]int, len(active))
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	for _, code := range codes {
-		active[code] = true
-		if !h.subscribed[code] {
-			h.consumer.Subscribe(code, h.cfg.Delivery.Concurrency, h.handle)
-			h.subscribed[code] = true
+	for _, a := range active {
+		concurrency := cmp.Or(a.Concurrency, h.cfg.Delivery.Concurrency)
+		want[a.Code] = concurrency
+		if h.subscribed[a.Code] != concurrency {
+			h.consumer.Subscribe(a.Code, concurrency, h.handle)
+			h.subscribed[a.Code] = concurrency
 		}
 	}
 	for code := range h.subscribed {
-		if !active[code] {
+		if _, ok := want[code]; !ok {
 			h.consumer.Unsubscribe(code)
 			delete(h.subscribed, code)
 		}

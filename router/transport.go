@@ -7,11 +7,15 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"time"
 
 	"appealhub/adapters"
 	"appealhub/adapters/httppush"
 	"appealhub/config"
 )
+
+// requestTimeoutCeiling is the longest an authority's own request timeout can make one send last.
+const requestTimeoutCeiling = 10 * time.Minute
 
 // transportMux sends each request with the HTTP push transport of the client certificate its
 // authority requires (mTLS), or with the plain one.
@@ -23,7 +27,9 @@ type transportMux struct {
 // newTransportMux builds one transport per configured TLS client, reading its files now so that a
 // missing or bad certificate stops the hub at start-up instead of failing deliveries later.
 func newTransportMux(cfg config.Config) (*transportMux, error) {
-	base := httppush.Config{Timeout: cfg.Delivery.RequestTimeout, ConnectTimeout: cfg.Delivery.ConnectTimeout}
+	// The delivery worker bounds each send with its authority's own request timeout (or
+	// delivery.request_timeout); the transport's is only a ceiling above every such timeout.
+	base := httppush.Config{Timeout: max(cfg.Delivery.RequestTimeout, requestTimeoutCeiling), ConnectTimeout: cfg.Delivery.ConnectTimeout}
 	m := &transportMux{plain: httppush.New(base), byName: map[string]*httppush.Transport{}}
 	for i, c := range cfg.TLSClients {
 		tc, err := clientTLS(c)

@@ -32,6 +32,18 @@ type NewCase struct {
 type NewDelivery struct {
 	ID        string
 	Authority string
+	// RoutingRule and RoutingReason say why this authority receives the case (see Recipient).
+	RoutingRule   string
+	RoutingReason string
+}
+
+// Recipient is one authority chosen for a submission by router/recipient, with the rule that chose
+// it: Rule is a stable machine-readable name ("explicit", "topic_territory", "parent_fallback",
+// "complaint_parent"), Reason a sentence for people. Both are stored on the delivery and shown.
+type Recipient struct {
+	Authority string
+	Rule      string
+	Reason    string
 }
 
 // StoredCase is what the store returns for an accepted submission: the new one, or the one first
@@ -74,6 +86,8 @@ type DeliveryTask struct {
 	Token           string
 	TLSClient       string // the configured client certificate for mTLS, if any
 	MaxMessageBytes int64  // the largest document the system takes; 0: no limit of its own
+	// RequestTimeout bounds one send to the system; 0: the hub's delivery.request_timeout.
+	RequestTimeout time.Duration
 }
 
 // DeliveryOutcome is the result of one attempt, recorded by the delivery worker.
@@ -100,6 +114,19 @@ type AuthorityRoute struct {
 	// MaxMessageBytes is the largest message the authority's system takes or sends; 0: no limit
 	// beyond the hub's own.
 	MaxMessageBytes int64
+	// Concurrency and RequestTimeout are the authority's own delivery limits; 0: the hub's defaults.
+	Concurrency    int
+	RequestTimeout time.Duration
+}
+
+// AuthorityLimits are an authority's own delivery limits, which isolate it from the others; zero
+// values mean the hub's configured defaults.
+type AuthorityLimits struct {
+	Code string
+	// Concurrency is the consumer prefetch and the number of parallel sends (delivery.concurrency).
+	Concurrency int
+	// RequestTimeout bounds one send to the authority's system (delivery.request_timeout).
+	RequestTimeout time.Duration
 }
 
 // Client is an API client: the portal, an authority's system, or an operator.

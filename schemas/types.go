@@ -136,6 +136,11 @@ type Delivery struct {
 	RegisteredAt       *time.Time `json:"registered_at,omitempty"`
 	// RefusalCode is the ground of a refusal to register (the closed list of resolution No. 55).
 	RefusalCode string `json:"refusal_code,omitempty"`
+	// RoutingRule names the rule that chose this authority (explicit, topic_territory,
+	// parent_fallback, complaint_parent) and RoutingReason explains it in a sentence; both are empty
+	// for deliveries made before routing was recorded.
+	RoutingRule   string `json:"routing_rule,omitempty"`
+	RoutingReason string `json:"routing_reason,omitempty"`
 }
 
 // EventType names an entry of a case's timeline. The values are stored and shown: never rename one.

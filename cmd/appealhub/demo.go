@@ -24,6 +24,7 @@ import (
 	"appealhub/internal/sandbox"
 	"appealhub/internal/store"
 	"appealhub/router"
+	"appealhub/router/recipient"
 	"appealhub/schemas"
 )
 
@@ -149,6 +150,15 @@ func runDemo(ctx context.Context, cfg config.Config, o demoOptions, stdout, stde
 			logger.Warn("hub stop", zap.Error(err))
 		}
 	}()
+	// Describe the address space in the registry (kinds, parents, territories, topics): the samples
+	// that give a topic and a territory instead of addressees are routed by it.
+	registryCSV, err := demo.AuthoritiesCSV()
+	if err != nil {
+		return err
+	}
+	if _, err := hub.ImportAuthorities(ctx, "csv", registryCSV, schemas.AuthorityChangeMeta{By: "demo", Reason: "demo address space"}); err != nil {
+		return fmt.Errorf("import the demo address space: %w", err)
+	}
 	fmt.Fprintf(stdout, "Appeal Hub is serving on %s; sandbox document systems on %s (A, JSON) and %s (B, SEV 1207)\n\n",
 		base, o.sandboxA, o.sandboxB)
 
@@ -255,7 +265,8 @@ func followCases(ctx context.Context, base, token string, receipts []schemas.Rec
 				if d.Status != schemas.StatusAnswered && d.Status != schemas.StatusRefused {
 					pending++
 				}
-				if last[d.ID] == d.Status {
+				prev, seen := last[d.ID]
+				if seen && prev == d.Status {
 					continue
 				}
 				last[d.ID] = d.Status
@@ -270,6 +281,9 @@ func followCases(ctx context.Context, base, token string, receipts []schemas.Rec
 				}
 				if d.LastError != "" {
 					line += "  (last error: " + d.LastError + ")"
+				}
+				if !seen && d.RoutingRule != "" && d.RoutingRule != recipient.RuleExplicit {
+					line += "  routed by " + d.RoutingRule + ": " + d.RoutingReason
 				}
 				lines = append(lines, line)
 			}

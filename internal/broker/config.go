@@ -22,7 +22,18 @@ const (
 	DefaultReconnectMin   = 100 * time.Millisecond
 	DefaultReconnectMax   = 10 * time.Second
 	DefaultConnectionName = "appealhub"
+	// DefaultChannelsPerConnection keeps a consumer connection well under RabbitMQ's default
+	// channel_max (2047).
+	DefaultChannelsPerConnection = 1000
 )
+
+// channelMargin is the number of channels a consumer connection keeps free beyond
+// Config.ChannelsPerConnection: one for declaring the base topology and a few for channels
+// being replaced.
+const channelMargin = 16
+
+// maxChannelMax is the largest channel_max AMQP 0-9-1 can negotiate.
+const maxChannelMax = 1<<16 - 1
 
 // Config configures a Publisher, a Consumer and the one-shot helpers (Inspect, Get, Ping).
 type Config struct {
@@ -47,8 +58,17 @@ type Config struct {
 	// ReconnectMax caps the reconnect backoff. Defaults to 10s.
 	ReconnectMax time.Duration
 	// ConnectionName prefixes the client-provided connection name shown by the broker
-	// ("<name>.publish", "<name>.consume"). Defaults to "appealhub".
+	// ("<name>.publish", "<name>.consume"; further consumer connections are "<name>.consume.1",
+	// "<name>.consume.2", ...). Defaults to "appealhub".
 	ConnectionName string
+	// ChannelsPerConnection is how many authority subscriptions (one channel each) a Consumer
+	// puts on one connection before it opens another: RabbitMQ caps the channels of a connection
+	// (channel_max, 2047 by default), so 10,000 authorities need several connections. A code
+	// keeps its connection across reconnects; a new code goes to the least loaded connection
+	// with room, or to a new one. Must be >= 1; a connection whose negotiated channel_max is
+	// below ChannelsPerConnection + 16 is refused (and retried, with the reason in
+	// Status.LastError). The Publisher ignores it. Defaults to 1000.
+	ChannelsPerConnection int
 }
 
 // WithDefaults returns a copy of c with every zero field set to its default.
@@ -60,6 +80,7 @@ func (c Config) WithDefaults() Config {
 	c.ReconnectMin = cmp.Or(c.ReconnectMin, DefaultReconnectMin)
 	c.ReconnectMax = cmp.Or(c.ReconnectMax, DefaultReconnectMax)
 	c.ConnectionName = cmp.Or(c.ConnectionName, DefaultConnectionName)
+	c.ChannelsPerConnection = cmp.Or(c.ChannelsPerConnection, DefaultChannelsPerConnection)
 	return c
 }
 
@@ -86,6 +107,10 @@ func (c Config) Validate() error {
 	}
 	if c.ReconnectMax < c.ReconnectMin {
 		errs = append(errs, fmt.Errorf("reconnect_max: must be >= reconnect_min (%s), got %s", c.ReconnectMin, c.ReconnectMax))
+	}
+	if c.ChannelsPerConnection < 1 || c.ChannelsPerConnection > maxChannelMax-channelMargin {
+		errs = append(errs, fmt.Errorf("channels_per_connection: must be between 1 and %d, got %d",
+			maxChannelMax-channelMargin, c.ChannelsPerConnection))
 	}
 	if len(c.Names.Dead()) > maxNameLen {
 		errs = append(errs, fmt.Errorf("names.prefix: too long (%d bytes)", len(c.Names.Prefix)))

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -63,24 +64,27 @@ var ErrChannelLost = errors.New("broker: delivery channel lost")
 // errStopping makes the supervisor give up a connection that came up during Stop.
 var errStopping = errors.New("consumer stopping")
 
-// Consumer consumes authority queues over a connection of its own, kept up by a supervisor (see
-// the package documentation). Each subscription has its own channel, prefetch and handler
-// goroutines. Its methods are safe for concurrent use.
+// Consumer consumes authority queues over connections of its own, each kept up by a supervisor
+// (see the package documentation). Each subscription has its own channel, prefetch and handler
+// goroutines; subscriptions are spread over as many connections (shards) as
+// Config.ChannelsPerConnection requires. Its methods are safe for concurrent use.
 type Consumer struct {
-	cfg    Config
-	cfgErr error
-	log    *zap.Logger
-	sup    *supervisor
-	tagSeq atomic.Uint64
+	cfg       Config
+	cfgErr    error
+	log       *zap.Logger
+	tagSeq    atomic.Uint64
+	consuming atomic.Int64 // subscriptions with a live basic.consume, over all shards
 
 	handlerCtx    context.Context
 	handlerCancel context.CancelCauseFunc
 
 	mu       sync.Mutex
 	subs     map[string]subscription
-	sess     *consSession
-	draining bool          // Stop has begun
-	drainCh  chan struct{} // closed when Stop begins
+	shards   []*shard          // never shrinks; shards[0] exists from NewConsumer on
+	assign   map[string]*shard // code → its shard (see consumer_shard.go)
+	started  bool              // Start has started the shards' supervisors
+	draining bool              // Stop has begun
+	drainCh  chan struct{}     // closed when Stop begins
 	runners  sync.WaitGroup
 
 	stopOnce sync.Once
@@ -93,8 +97,9 @@ type subscription struct {
 	handler     Handler
 }
 
-// consSession is the consuming state of one connection.
+// consSession is the consuming state of one connection of a shard.
 type consSession struct {
+	shard   *shard
 	link    *link
 	done    chan struct{}      // closed once the connection is gone
 	runners map[string]*runner // guarded by Consumer.mu
@@ -130,17 +135,16 @@ func NewConsumer(cfg Config, logger *zap.Logger) *Consumer {
 		handlerCtx:    hctx,
 		handlerCancel: hcancel,
 		subs:          make(map[string]subscription),
+		assign:        make(map[string]*shard),
 		drainCh:       make(chan struct{}),
 		stopped:       make(chan struct{}),
 	}
-	c.sup = newSupervisor(cfg, "consume", c.log)
-	c.sup.up = c.up
-	c.sup.down = c.down
+	c.shards = []*shard{c.newShard(0)}
 	return c
 }
 
-// Start starts the connection supervisor and returns at once; subscriptions start consuming as
-// soon as a connection is up. ctx is not retained: only Stop stops the Consumer. Start after
+// Start starts the connection supervisors and returns at once; subscriptions start consuming as
+// soon as their connection is up. ctx is not retained: only Stop stops the Consumer. Start after
 // Stop returns ErrStopped.
 func (c *Consumer) Start(ctx context.Context) error {
 	if c.cfgErr != nil {
@@ -149,15 +153,23 @@ func (c *Consumer) Start(ctx context.Context) error {
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("start consumer: %w", err)
 	}
-	if err := c.sup.start(); err != nil {
-		return fmt.Errorf("start consumer: %w", err)
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.draining {
+		return fmt.Errorf("start consumer: %w", ErrStopped)
+	}
+	c.started = true
+	for _, sh := range c.shards {
+		if err := sh.sup.start(); err != nil {
+			return fmt.Errorf("start consumer: %w", err)
+		}
 	}
 	return nil
 }
 
 // Stop cancels every consumer (no new messages), waits for running handlers to finish and
 // settle their deliveries until ctx is done, then cancels the handlers' ctx, closes the
-// connection and waits for every goroutine. Deliveries already received but not yet handled are
+// connections and waits for every goroutine. Deliveries already received but not yet handled are
 // returned to their queue. Idempotent and safe before Start; concurrent calls all wait. It
 // returns an error wrapping ctx's error if handlers had to be cancelled.
 func (c *Consumer) Stop(ctx context.Context) error {
@@ -173,6 +185,7 @@ func (c *Consumer) stop(ctx context.Context) error {
 	c.mu.Lock()
 	c.draining = true
 	close(c.drainCh)
+	shards := slices.Clone(c.shards) // no shard is added once draining
 	c.mu.Unlock()
 
 	allDone := make(chan struct{})
@@ -189,19 +202,22 @@ func (c *Consumer) stop(ctx context.Context) error {
 		<-allDone
 	}
 	c.handlerCancel(errStopping)
-	c.sup.stop()
+	var sups sync.WaitGroup
+	for _, sh := range shards {
+		sups.Go(sh.sup.stop)
+	}
+	sups.Wait()
 	return err
 }
 
 // Stopped returns a channel closed once Stop has finished.
 func (c *Consumer) Stopped() <-chan struct{} { return c.stopped }
 
-// Status returns the connection status.
-func (c *Consumer) Status() Status { return c.sup.snapshot() }
-
 // Subscribe consumes the queue of the authority code with Qos(prefetch = concurrency) and
 // concurrency handler goroutines on a channel of its own, so one slow authority never holds up
-// another. It declares the queue and binding first. The subscription survives reconnects: after
+// another. It declares the queue and binding first. The channel is opened on the connection the
+// code is assigned to (see Config.ChannelsPerConnection); Subscribe itself never waits for the
+// broker. The subscription survives reconnects: after
 // each one the topology is re-declared and the queue consumed on fresh channels. Subscribe may be
 // called before or after Start; calling it again for the same code replaces the concurrency and
 // handler (the old consumer is cancelled gracefully first).
@@ -223,14 +239,18 @@ func (c *Consumer) Subscribe(code string, concurrency int, h Handler) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.subs[code] = subscription{concurrency: concurrency, handler: h}
-	if c.sess == nil || c.draining {
+	if c.draining {
 		return
 	}
-	if r, ok := c.sess.runners[code]; ok {
+	sh := c.assignLocked(code)
+	if sh.sess == nil {
+		return
+	}
+	if r, ok := sh.sess.runners[code]; ok {
 		r.poke()
 		return
 	}
-	c.startRunnerLocked(c.sess, code)
+	c.startRunnerLocked(sh.sess, code)
 }
 
 // Unsubscribe stops consuming the queue of code (in-flight handlers finish and settle first, in
@@ -239,37 +259,18 @@ func (c *Consumer) Unsubscribe(code string) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	delete(c.subs, code)
-	if c.sess != nil {
-		if r, ok := c.sess.runners[code]; ok {
+	sh, ok := c.assign[code]
+	if !ok {
+		return
+	}
+	if sh.sess != nil {
+		if r, ok := sh.sess.runners[code]; ok {
+			// The runner releases the code's place on its shard once its channel is closed.
 			r.poke()
+			return
 		}
 	}
-}
-
-// up starts a runner for every subscription on the new connection.
-func (c *Consumer) up(_ context.Context, l *link) error {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.draining {
-		return errStopping
-	}
-	sess := &consSession{link: l, done: make(chan struct{}), runners: make(map[string]*runner)}
-	c.sess = sess
-	for code := range c.subs {
-		c.startRunnerLocked(sess, code)
-	}
-	return nil
-}
-
-// down marks the session of a closed link dead. Its runners end on their own; handlers still
-// running on it finish in the background (Stop waits for them).
-func (c *Consumer) down(l *link) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.sess != nil && c.sess.link == l {
-		close(c.sess.done)
-		c.sess = nil
-	}
+	c.releaseLocked(code, sh)
 }
 
 func (c *Consumer) startRunnerLocked(sess *consSession, code string) {
@@ -279,13 +280,18 @@ func (c *Consumer) startRunnerLocked(sess *consSession, code string) {
 }
 
 // desired returns the current subscription for r, or false (and unregisters r) if r should end.
+// A runner that ends because its code was unsubscribed releases the code's place on its shard.
 func (c *Consumer) desired(sess *consSession, r *runner) (subscription, bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	sub, ok := c.subs[r.code]
-	if !ok || c.draining || c.sess != sess {
+	current := sess.shard.sess == sess
+	if !ok || c.draining || !current || c.assign[r.code] != sess.shard {
 		if sess.runners[r.code] == r {
 			delete(sess.runners, r.code)
+			if !ok && current {
+				c.releaseLocked(r.code, sess.shard)
+			}
 		}
 		return subscription{}, false
 	}
@@ -359,12 +365,14 @@ func (c *Consumer) consume(sess *consSession, r *runner, sub subscription) error
 		_ = ch.Close()
 		return fmt.Errorf("set prefetch: %w", err)
 	}
-	tag := fmt.Sprintf("%s.%s.%d", c.sup.connName(), r.code, c.tagSeq.Add(1))
+	tag := fmt.Sprintf("%s.%s.%d", sess.shard.sup.connName(), r.code, c.tagSeq.Add(1))
 	deliveries, err := ch.Consume(queue, tag, false, false, false, false, nil)
 	if err != nil {
 		_ = ch.Close()
 		return fmt.Errorf("consume %s: %w", queue, err)
 	}
+	c.consuming.Add(1)
+	defer c.consuming.Add(-1)
 
 	hctx, hcancel := context.WithCancelCause(c.handlerCtx)
 	var draining atomic.Bool

@@ -26,9 +26,10 @@
 //
 // # Supervisors
 //
-// Publisher and Consumer each own one connection (publishing and consuming never share one: a
+// Publisher and Consumer own their connections (publishing and consuming never share one: a
 // broker under a memory or disk alarm blocks publishing connections, and consumers must keep
-// draining). A supervisor goroutine dials, declares the base topology, lets its owner open
+// draining). The Publisher has one; the Consumer has one per Config.ChannelsPerConnection
+// subscriptions (shards, see consumer_shard.go), each with its own supervisor. A supervisor goroutine dials, declares the base topology, lets its owner open
 // channels, then waits for the connection to die (NotifyClose) or for Stop. It then drops every
 // channel and dials again with exponential backoff and jitter (Config.ReconnectMin doubling up to
 // Config.ReconnectMax), forever, until stopped. Status reports the state, including

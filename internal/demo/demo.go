@@ -59,6 +59,16 @@ func Authorities() ([]Authority, error) {
 	}
 }
 
+// AuthoritiesCSV returns the seed address space as a registry import file (CSV): kinds, parents,
+// territories, topics and accepted case kinds, which routing by topic and territory reads.
+func AuthoritiesCSV() ([]byte, error) {
+	raw, err := data.ReadFile("data/authorities.csv")
+	if err != nil {
+		return nil, fmt.Errorf("read authorities: %w", err)
+	}
+	return raw, nil
+}
+
 // Submissions returns the sample submissions, each as the exact JSON body the portal would send.
 func Submissions() ([]json.RawMessage, error) {
 	raw, err := data.ReadFile("data/submissions.json")

@@ -57,6 +57,9 @@ func NewHandler(cfg Config, deps Deps, logger *zap.Logger) http.Handler {
 	if h.deps.Registry != nil {
 		h.registerRegistry()
 	}
+	if h.deps.Delivery != nil {
+		h.mux.HandleFunc("GET /v1/authorities/{code}/delivery", h.authorityDelivery)
+	}
 	h.mux.HandleFunc("GET /livez", h.livez)
 	h.mux.HandleFunc("GET /readyz", h.readyz)
 	return h

@@ -129,6 +129,8 @@ type Deps struct {
 	// Authorities serves the authorities' document systems; nil leaves their routes out.
 	Authorities AuthorityAPI
 	Registry    Registry // the authority registry (operator API) and the public directory; nil leaves them out
+	// Delivery shows operators the per-authority delivery limits and breakers; nil leaves its route out.
+	Delivery DeliveryInspector
 }
 
 // AuthorityAPI serves an authority's document system: its pull inbox and the messages it sends

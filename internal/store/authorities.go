@@ -3,22 +3,28 @@ package store
 import (
 	"context"
 	"fmt"
+	"time"
 
 	"github.com/lib/pq"
 
 	"appealhub/schemas"
 )
 
-// UpsertAuthority creates or updates an authority's routing entry.
+// UpsertAuthority creates or updates an authority's routing entry. Zero Concurrency and
+// RequestTimeout store NULL: the hub's defaults.
 func (s *Store) UpsertAuthority(ctx context.Context, a schemas.AuthorityRoute) error {
 	_, err := s.db.ExecContext(ctx, `
-		INSERT INTO authorities (code, name, adapter, endpoint, token, status, mode, tls_client, max_message_bytes)
-		VALUES ($1, $2, $3, $4, $5, coalesce(NULLIF($6, ''), 'active'), coalesce(NULLIF($7, ''), 'push'), $8, $9)
+		INSERT INTO authorities (code, name, adapter, endpoint, token, status, mode, tls_client, max_message_bytes,
+		    concurrency, request_timeout_ms)
+		VALUES ($1, $2, $3, $4, $5, coalesce(NULLIF($6, ''), 'active'), coalesce(NULLIF($7, ''), 'push'), $8, $9,
+		    NULLIF($10, 0), NULLIF($11, 0))
 		ON CONFLICT (code) DO UPDATE SET name = EXCLUDED.name, adapter = EXCLUDED.adapter,
 		    endpoint = EXCLUDED.endpoint, token = EXCLUDED.token, status = EXCLUDED.status,
 		    mode = EXCLUDED.mode, tls_client = EXCLUDED.tls_client, max_message_bytes = EXCLUDED.max_message_bytes,
+		    concurrency = EXCLUDED.concurrency, request_timeout_ms = EXCLUDED.request_timeout_ms,
 		    updated_at = now()`,
-		a.Code, a.Name, a.Adapter, a.Endpoint, a.Token, a.Status, a.Mode, a.TLSClient, a.MaxMessageBytes)
+		a.Code, a.Name, a.Adapter, a.Endpoint, a.Token, a.Status, a.Mode, a.TLSClient, a.MaxMessageBytes,
+		a.Concurrency, a.RequestTimeout.Milliseconds())
 	if err != nil {
 		return fmt.Errorf("upsert authority %s: %w", a.Code, mapErr(err))
 	}
@@ -45,20 +51,39 @@ func (s *Store) Authorities(ctx context.Context, codes []string) (map[string]sch
 	return out, rows.Err()
 }
 
-// ActiveAuthorities returns the codes of every active authority, sorted.
-func (s *Store) ActiveAuthorities(ctx context.Context) ([]string, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT code FROM authorities WHERE status = 'active' ORDER BY code`)
+// ActiveAuthorities returns the delivery limits of every active authority, sorted by code.
+func (s *Store) ActiveAuthorities(ctx context.Context) ([]schemas.AuthorityLimits, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT `+limitsColumns+` FROM authorities WHERE status = 'active' ORDER BY code`)
 	if err != nil {
 		return nil, fmt.Errorf("read active authorities: %w", err)
 	}
 	defer rows.Close()
-	var out []string
+	var out []schemas.AuthorityLimits
 	for rows.Next() {
-		var code string
-		if err := rows.Scan(&code); err != nil {
-			return nil, fmt.Errorf("scan authority code: %w", err)
+		l, err := scanLimits(rows)
+		if err != nil {
+			return nil, fmt.Errorf("scan authority limits: %w", err)
 		}
-		out = append(out, code)
+		out = append(out, l)
 	}
 	return out, rows.Err()
+}
+
+// AuthorityLimits returns the delivery limits of one authority, whatever its status, or ErrNotFound.
+func (s *Store) AuthorityLimits(ctx context.Context, code string) (schemas.AuthorityLimits, error) {
+	l, err := scanLimits(s.db.QueryRowContext(ctx, `SELECT `+limitsColumns+` FROM authorities WHERE code = $1`, code))
+	if err != nil {
+		return l, fmt.Errorf("read authority limits %s: %w", code, mapErr(err))
+	}
+	return l, nil
+}
+
+const limitsColumns = `code, coalesce(concurrency, 0), coalesce(request_timeout_ms, 0)`
+
+func scanLimits(sc rowScanner) (schemas.AuthorityLimits, error) {
+	var l schemas.AuthorityLimits
+	var timeoutMS int64
+	err := sc.Scan(&l.Code, &l.Concurrency, &timeoutMS)
+	l.RequestTimeout = time.Duration(timeoutMS) * time.Millisecond
+	return l, err
 }

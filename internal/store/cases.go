@@ -43,9 +43,9 @@ func (s *Store) CreateCase(ctx context.Context, nc schemas.NewCase, trackingPref
 		}
 		for _, d := range nc.Deliveries {
 			if _, err := tx.ExecContext(ctx, `
-				INSERT INTO deliveries (id, appeal_id, authority_code, status, created_at, updated_at)
-				VALUES ($1, $2, $3, $4, $5, $5)`,
-				d.ID, nc.ID, d.Authority, string(schemas.StatusAccepted), nc.ReceivedAt); err != nil {
+				INSERT INTO deliveries (id, appeal_id, authority_code, status, created_at, updated_at, routing_rule, routing_reason)
+				VALUES ($1, $2, $3, $4, $5, $5, $6, $7)`,
+				d.ID, nc.ID, d.Authority, string(schemas.StatusAccepted), nc.ReceivedAt, d.RoutingRule, d.RoutingReason); err != nil {
 				return fmt.Errorf("insert delivery: %w", mapErr(err))
 			}
 			if _, err := tx.ExecContext(ctx, `
@@ -107,7 +107,7 @@ func (s *Store) Case(ctx context.Context, clientID, id string) (schemas.Case, er
 func (s *Store) deliveriesOf(ctx context.Context, appealID string) ([]schemas.Delivery, error) {
 	rows, err := s.db.QueryContext(ctx, `
 		SELECT id, authority_code, status, attempts, next_attempt_at, last_error, updated_at, delivered_at,
-		       registration_number, registered_at, refusal_code
+		       registration_number, registered_at, refusal_code, routing_rule, routing_reason
 		FROM deliveries WHERE appeal_id = $1 ORDER BY authority_code`, appealID)
 	if err != nil {
 		return nil, fmt.Errorf("read deliveries: %w", err)
@@ -118,7 +118,7 @@ func (s *Store) deliveriesOf(ctx context.Context, appealID string) ([]schemas.De
 		var d schemas.Delivery
 		var next, delivered, registered sql.NullTime
 		if err := rows.Scan(&d.ID, &d.Authority, &d.Status, &d.Attempts, &next, &d.LastError, &d.UpdatedAt, &delivered,
-			&d.RegistrationNumber, &registered, &d.RefusalCode); err != nil {
+			&d.RegistrationNumber, &registered, &d.RefusalCode, &d.RoutingRule, &d.RoutingReason); err != nil {
 			return nil, fmt.Errorf("scan delivery: %w", err)
 		}
 		d.NextAttemptAt = nullTime(next)

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"time"
 
 	"appealhub/schemas"
 )
@@ -12,20 +13,22 @@ import (
 // DeliveryTask returns what the delivery worker needs to send one delivery.
 func (s *Store) DeliveryTask(ctx context.Context, deliveryID string) (schemas.DeliveryTask, error) {
 	var t schemas.DeliveryTask
+	var timeoutMS int64
 	err := s.db.QueryRowContext(ctx, `
 		SELECT d.id, a.id, a.tracking_number, d.authority_code, d.status, d.attempts, a.received_at,
 		       a.body, a.trace_parent, au.status, au.mode, au.adapter, au.endpoint, au.token, au.tls_client,
-		       au.max_message_bytes
+		       au.max_message_bytes, coalesce(au.request_timeout_ms, 0)
 		FROM deliveries d
 		JOIN appeals a ON a.id = d.appeal_id
 		JOIN authorities au ON au.code = d.authority_code
 		WHERE d.id = $1`, deliveryID).
 		Scan(&t.DeliveryID, &t.AppealID, &t.TrackingNumber, &t.Authority, &t.Status, &t.Attempts, &t.ReceivedAt,
 			&t.Body, &t.TraceParent, &t.AuthorityStatus, &t.Mode, &t.Adapter, &t.Endpoint, &t.Token, &t.TLSClient,
-			&t.MaxMessageBytes)
+			&t.MaxMessageBytes, &timeoutMS)
 	if err != nil {
 		return t, fmt.Errorf("read delivery task: %w", mapErr(err))
 	}
+	t.RequestTimeout = time.Duration(timeoutMS) * time.Millisecond
 	return t, nil
 }
 

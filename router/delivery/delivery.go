@@ -4,14 +4,32 @@
 // retry through the outbox (exponential backoff with jitter) and the message is acknowledged at
 // once: the worker never holds a message while it waits. A permanent failure, or the last attempt,
 // ends the delivery dead with its reason, for operators to see and redrive.
+//
+// # Isolation
+//
+// Each authority has its own request timeout (the registry's, else Config.RequestTimeout) and its
+// own circuit breaker (see Breaker), kept in this process: every hub process has its own breakers.
+// Its concurrency (parallel sends and prefetch) is the consumer's, set by the hub per authority.
+// Transient failures of the authority's system (timeouts, connection errors, 408, 429, 5xx) count
+// toward its breaker; permanent refusals (4xx) and failures of the hub's own (encoding, limits,
+// shutdown) do not. While the breaker is open the worker does not call the system: it records the
+// attempt as a transient failure "circuit open" and schedules the next one through the outbox, like
+// any retry, for the later of its backoff and the end of the cool-down (spread by up to one
+// BackoffBase), and acknowledges the message: nothing waits in memory and nothing is lost. Such an
+// attempt counts in the delivery's attempt number, so its backoff keeps growing, but it never ends
+// the delivery dead: a delivery is dead only after a real send failed on or after its last
+// attempt, so it lives at least as long as its normal retry schedule.
 package delivery
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"go.uber.org/zap"
@@ -55,6 +73,11 @@ type Config struct {
 	BackoffMax time.Duration
 	// BackoffJitter spreads each wait by ± this fraction. Defaults to 0.2.
 	BackoffJitter float64
+	// BreakerFailures is how many consecutive transient failures open an authority's breaker.
+	// Defaults to 5.
+	BreakerFailures int
+	// BreakerCooldown is how long an open breaker waits before it lets a probe through. Defaults to 30s.
+	BreakerCooldown time.Duration
 	// Clock defaults to the real clock.
 	Clock clock.Clock
 }
@@ -78,6 +101,22 @@ type Worker struct {
 	adapters  Adapters
 	transport adapters.Transport
 	logger    *zap.Logger
+
+	mu          sync.Mutex
+	authorities map[string]*authorityState
+}
+
+// authorityState is what the worker keeps per authority.
+type authorityState struct {
+	breaker  *Breaker
+	inFlight atomic.Int64
+}
+
+// AuthorityStatus is what this process knows of one authority's sends.
+type AuthorityStatus struct {
+	Breaker BreakerSnapshot
+	// InFlight counts the sends to the authority's system under way now.
+	InFlight int
 }
 
 // New returns a Worker.
@@ -100,8 +139,34 @@ func New(cfg Config, st Store, reg Adapters, transport adapters.Transport, logge
 	if cfg.BackoffJitter < 0 || cfg.BackoffJitter > 1 {
 		cfg.BackoffJitter = DefaultBackoffJitter
 	}
+	if cfg.BreakerFailures <= 0 {
+		cfg.BreakerFailures = DefaultBreakerFailures
+	}
+	if cfg.BreakerCooldown <= 0 {
+		cfg.BreakerCooldown = DefaultBreakerCooldown
+	}
 	cfg.Clock = clock.OrReal(cfg.Clock)
-	return &Worker{cfg: cfg, store: st, adapters: reg, transport: transport, logger: logger.Named("delivery")}
+	return &Worker{cfg: cfg, store: st, adapters: reg, transport: transport, logger: logger.Named("delivery"),
+		authorities: map[string]*authorityState{}}
+}
+
+// authority returns the state of code, creating it (breaker closed) on first use.
+func (w *Worker) authority(code string) *authorityState {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	a, ok := w.authorities[code]
+	if !ok {
+		a = &authorityState{breaker: NewBreaker(w.cfg.BreakerFailures, w.cfg.BreakerCooldown, w.cfg.Clock)}
+		w.authorities[code] = a
+	}
+	return a
+}
+
+// AuthorityStatus returns the breaker and the sends in flight of the authority code in this
+// process (a closed breaker and none for an authority it has not sent to).
+func (w *Worker) AuthorityStatus(code string) AuthorityStatus {
+	a := w.authority(code)
+	return AuthorityStatus{Breaker: a.breaker.Snapshot(), InFlight: int(a.inFlight.Load())}
 }
 
 // Handle makes the attempt a message asks for and records it. ctx is cancelled on hard shutdown.
@@ -176,6 +241,7 @@ func (w *Worker) attempt(ctx context.Context, task schemas.DeliveryTask) schemas
 	out := schemas.DeliveryOutcome{DeliveryID: task.DeliveryID, Attempt: task.Attempts + 1}
 	reply, err := w.send(ctx, task, out.Attempt)
 	out.At = w.cfg.Clock.Now().UTC()
+	open, circuitOpen := errors.AsType[*CircuitOpenError](err)
 	switch {
 	case err == nil && reply.Delivered:
 		out.Status = schemas.StatusDelivered
@@ -183,6 +249,12 @@ func (w *Worker) attempt(ctx context.Context, task schemas.DeliveryTask) schemas
 	case err == nil:
 		out.Status = schemas.StatusSent
 		out.Reference = reply.Reference
+	case circuitOpen:
+		// Not a send: never the last attempt (see the package documentation).
+		out.Status = schemas.StatusQueued
+		out.Error = err.Error()
+		backoffAt := out.At.Add(Backoff(out.Attempt, w.cfg.BackoffBase, w.cfg.BackoffMax, w.cfg.BackoffJitter, rand.Float64()))
+		out.NextAttemptAt = later(backoffAt, open.RetryAt.Add(time.Duration(rand.Float64()*float64(w.cfg.BackoffBase))))
 	case adapters.IsPermanent(err):
 		out.Status = schemas.StatusDead
 		out.Error = "permanent: " + err.Error()
@@ -221,11 +293,9 @@ func (w *Worker) send(ctx context.Context, task schemas.DeliveryTask, attempt in
 	if task.TraceParent != "" {
 		req.Headers = map[string]string{"traceparent": task.TraceParent}
 	}
-	sendCtx, cancel := context.WithTimeout(ctx, w.cfg.RequestTimeout)
-	defer cancel()
-	resp, err := w.transport.Send(sendCtx, req)
+	resp, err := w.sendThroughBreaker(ctx, task, req)
 	if err != nil {
-		return adapters.Reply{}, fmt.Errorf("send: %w", err)
+		return adapters.Reply{}, err
 	}
 	reply, err := ad.DecodeReply(resp.MediaType, resp.Body)
 	if err != nil {
@@ -234,6 +304,45 @@ func (w *Worker) send(ctx context.Context, task schemas.DeliveryTask, attempt in
 		return adapters.Reply{}, nil
 	}
 	return reply, nil
+}
+
+// sendThroughBreaker sends req unless the authority's breaker is open, bounded by the authority's
+// request timeout, and tells the breaker what the send said of the system.
+func (w *Worker) sendThroughBreaker(ctx context.Context, task schemas.DeliveryTask, req adapters.Request) (adapters.Response, error) {
+	a := w.authority(task.Authority)
+	permit, retryAt, ok := a.breaker.Allow()
+	if !ok {
+		return adapters.Response{}, &CircuitOpenError{Authority: task.Authority, RetryAt: retryAt}
+	}
+	timeout := cmp.Or(task.RequestTimeout, w.cfg.RequestTimeout)
+	sendCtx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	a.inFlight.Add(1)
+	resp, err := w.transport.Send(sendCtx, req)
+	a.inFlight.Add(-1)
+	switch {
+	case err == nil || adapters.IsPermanent(err):
+		permit.Done(Success)
+	case ctx.Err() != nil:
+		permit.Done(Ignored)
+	default:
+		permit.Done(Failure)
+	}
+	switch {
+	case err == nil:
+		return resp, nil
+	case ctx.Err() == nil && sendCtx.Err() != nil:
+		return resp, fmt.Errorf("send: no answer within %s: %w", timeout, err)
+	default:
+		return resp, fmt.Errorf("send: %w", err)
+	}
+}
+
+func later(a, b time.Time) time.Time {
+	if b.After(a) {
+		return b
+	}
+	return a
 }
 
 // Encode encodes a stored delivery for its authority with adapter ad, as attempt number attempt

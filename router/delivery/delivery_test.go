@@ -43,13 +43,18 @@ func (f *fakeStore) RecordOutcome(_ context.Context, o schemas.DeliveryOutcome) 
 }
 
 type fakeTransport struct {
-	resp adapters.Response
-	err  error
-	reqs []adapters.Request
+	resp  adapters.Response
+	err   error
+	block bool // wait for ctx, as a system that never answers
+	reqs  []adapters.Request
 }
 
-func (f *fakeTransport) Send(_ context.Context, r adapters.Request) (adapters.Response, error) {
+func (f *fakeTransport) Send(ctx context.Context, r adapters.Request) (adapters.Response, error) {
 	f.reqs = append(f.reqs, r)
+	if f.block {
+		<-ctx.Done()
+		return adapters.Response{}, ctx.Err()
+	}
 	return f.resp, f.err
 }
 
@@ -57,10 +62,17 @@ type bundle struct {
 	store     *fakeStore
 	transport *fakeTransport
 	worker    *delivery.Worker
+	clock     *clock.Stub
 	now       time.Time
 }
 
 func setup(t *testing.T, maxAttempts int) *bundle {
+	t.Helper()
+	return setupWith(t, maxAttempts, nil)
+}
+
+// setupWith is setup with the worker's configuration adjusted by configure (may be nil).
+func setupWith(t *testing.T, maxAttempts int, configure func(*delivery.Config)) *bundle {
 	t.Helper()
 	now := time.Date(2026, 11, 27, 10, 0, 0, 0, time.UTC)
 	st := &fakeStore{task: schemas.DeliveryTask{DeliveryID: "d1", AppealID: "a1", TrackingNumber: "ZV-2026-00000001",
@@ -69,9 +81,14 @@ func setup(t *testing.T, maxAttempts int) *bundle {
 	tr := &fakeTransport{}
 	reg := adapters.NewRegistry()
 	reg.MustRegister(jsondoc.New())
-	w := delivery.New(delivery.Config{MaxAttempts: maxAttempts, BackoffBase: time.Second, BackoffMax: time.Minute,
-		BackoffJitter: 0.2, Clock: clock.NewStub(now)}, st, reg, tr, zaptest.NewLogger(t))
-	return &bundle{store: st, transport: tr, worker: w, now: now}
+	clk := clock.NewStub(now)
+	cfg := delivery.Config{MaxAttempts: maxAttempts, BackoffBase: time.Second, BackoffMax: time.Minute,
+		BackoffJitter: 0.2, Clock: clk}
+	if configure != nil {
+		configure(&cfg)
+	}
+	w := delivery.New(cfg, st, reg, tr, zaptest.NewLogger(t))
+	return &bundle{store: st, transport: tr, worker: w, clock: clk, now: now}
 }
 
 func msg() schemas.DeliveryMessage {

@@ -22,8 +22,13 @@ import (
 
 // Store is what intake needs from the database.
 type Store interface {
-	Authorities(ctx context.Context, codes []string) (map[string]schemas.AuthorityRoute, error)
 	CreateCase(ctx context.Context, nc schemas.NewCase, trackingPrefix string) (schemas.StoredCase, error)
+}
+
+// Recipients chooses the authorities of a submission, each with the rule that chose it
+// (router/recipient.Resolver). Refusals are *schemas.Error; any other error is a failure to read.
+type Recipients interface {
+	Resolve(ctx context.Context, sub schemas.Submission) ([]schemas.Recipient, error)
 }
 
 // Config configures intake.
@@ -44,19 +49,20 @@ type Request struct {
 
 // Intake accepts submissions. It is safe for concurrent use.
 type Intake struct {
-	cfg    Config
-	store  Store
-	logger *zap.Logger
+	cfg        Config
+	store      Store
+	recipients Recipients
+	logger     *zap.Logger
 }
 
-// New returns an Intake.
-func New(cfg Config, st Store, logger *zap.Logger) *Intake {
+// New returns an Intake that stores through st and routes through rc.
+func New(cfg Config, st Store, rc Recipients, logger *zap.Logger) *Intake {
 	if logger == nil {
 		logger = zap.NewNop()
 	}
 	cfg.Clock = clock.OrReal(cfg.Clock)
 	cfg.PublicURL = strings.TrimRight(cfg.PublicURL, "/")
-	return &Intake{cfg: cfg, store: st, logger: logger.Named("intake")}
+	return &Intake{cfg: cfg, store: st, recipients: rc, logger: logger.Named("intake")}
 }
 
 // kyiv is the time zone of tracking-number years and legal terms.
@@ -70,16 +76,15 @@ func (in *Intake) Submit(ctx context.Context, req Request) (schemas.Receipt, err
 	if err != nil {
 		return schemas.Receipt{}, err
 	}
-	codes, err := addressees(sub)
-	if err != nil {
+	recipients, err := in.recipients.Resolve(ctx, sub)
+	if _, refused := errors.AsType[*schemas.Error](err); refused {
 		return schemas.Receipt{}, err
 	}
-	routes, err := in.store.Authorities(ctx, codes)
 	if err != nil {
 		return schemas.Receipt{}, fmt.Errorf("resolve addressees: %w: %w", schemas.ErrUnavailable, err)
 	}
-	if err := checkAddressees(codes, routes); err != nil {
-		return schemas.Receipt{}, err
+	if len(recipients) == 0 {
+		return schemas.Receipt{}, schemas.Errorf(schemas.CodeRoutingUnavailable, "no authority was found for this submission")
 	}
 
 	now := in.cfg.Clock.Now().UTC().Truncate(time.Microsecond)
@@ -94,8 +99,11 @@ func (in *Intake) Submit(ctx context.Context, req Request) (schemas.Receipt, err
 		TraceParent:    req.TraceParent,
 		ReceivedAt:     now,
 	}
-	for _, code := range codes {
-		nc.Deliveries = append(nc.Deliveries, schemas.NewDelivery{ID: newID(), Authority: code})
+	codes := make([]string, 0, len(recipients))
+	for _, r := range recipients {
+		codes = append(codes, r.Authority)
+		nc.Deliveries = append(nc.Deliveries, schemas.NewDelivery{ID: newID(), Authority: r.Authority,
+			RoutingRule: r.Rule, RoutingReason: r.Reason})
 	}
 	stored, err := in.store.CreateCase(ctx, nc, trackingPrefix(sub.CaseKind, now))
 	if err != nil {
@@ -116,46 +124,6 @@ func (in *Intake) Submit(ctx context.Context, req Request) (schemas.Receipt, err
 		StatusURL:      in.cfg.PublicURL + "/v1/appeals/" + stored.ID,
 		ReceivedAt:     stored.ReceivedAt,
 	}, nil
-}
-
-// addressees returns the explicit addressees, deduplicated in order.
-func addressees(sub schemas.Submission) ([]string, error) {
-	if len(sub.Addressees) == 0 {
-		return nil, &schemas.Error{Code: schemas.CodeRoutingUnavailable,
-			Detail: "routing by topic and territory is not available yet: name the addressees",
-			Fields: []schemas.FieldProblem{{Pointer: "/addressees", Message: "required"}}}
-	}
-	seen := make(map[string]bool, len(sub.Addressees))
-	var out []string
-	for _, c := range sub.Addressees {
-		if !seen[c] {
-			seen[c] = true
-			out = append(out, c)
-		}
-	}
-	return out, nil
-}
-
-func checkAddressees(codes []string, routes map[string]schemas.AuthorityRoute) error {
-	var unknown, inactive []schemas.FieldProblem
-	for i, code := range codes {
-		r, ok := routes[code]
-		switch {
-		case !ok:
-			unknown = append(unknown, schemas.FieldProblem{Pointer: fmt.Sprintf("/addressees/%d", i),
-				Message: fmt.Sprintf("authority %s is not in the registry", code)})
-		case r.Status != "active":
-			inactive = append(inactive, schemas.FieldProblem{Pointer: fmt.Sprintf("/addressees/%d", i),
-				Message: fmt.Sprintf("authority %s is %s", code, r.Status)})
-		}
-	}
-	if len(unknown) > 0 {
-		return &schemas.Error{Code: schemas.CodeUnknownAddressee, Detail: "unknown addressee", Fields: unknown}
-	}
-	if len(inactive) > 0 {
-		return &schemas.Error{Code: schemas.CodeAddresseeInactive, Detail: "addressee does not accept submissions now", Fields: inactive}
-	}
-	return nil
 }
 
 // trackingPrefix gives the human prefix of a tracking number: ZV for appeals, ZI for information

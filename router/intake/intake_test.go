@@ -3,6 +3,7 @@ package intake_test
 import (
 	"context"
 	"errors"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -12,22 +13,35 @@ import (
 
 	"appealhub/internal/clock"
 	"appealhub/router/intake"
+	"appealhub/router/recipient"
 	"appealhub/schemas"
 )
 
+// fakeStore is the database and the registry (recipient.Candidates) of intake tests.
 type fakeStore struct {
-	routes   map[string]schemas.AuthorityRoute
+	routes   map[string]schemas.Authority
 	created  []schemas.NewCase
 	prefixes []string
 	existing *schemas.StoredCase
 	err      error
 }
 
-func (f *fakeStore) Authorities(_ context.Context, codes []string) (map[string]schemas.AuthorityRoute, error) {
-	out := map[string]schemas.AuthorityRoute{}
+func (f *fakeStore) RoutingEntries(_ context.Context, codes []string) (map[string]schemas.Authority, error) {
+	out := map[string]schemas.Authority{}
 	for _, c := range codes {
 		if r, ok := f.routes[c]; ok {
 			out[c] = r
+		}
+	}
+	return out, f.err
+}
+
+func (f *fakeStore) RoutingCandidates(_ context.Context, topic string, territories []string) ([]schemas.Authority, error) {
+	var out []schemas.Authority
+	for _, a := range f.routes {
+		if (slices.Contains(territories, a.Territory) || a.Kind == schemas.AuthorityKindCentral) &&
+			(slices.Contains(a.Topics, topic) || slices.Contains(a.Topics, schemas.AnyTopic)) {
+			out = append(out, a)
 		}
 	}
 	return out, f.err
@@ -45,13 +59,17 @@ func (f *fakeStore) CreateCase(_ context.Context, nc schemas.NewCase, prefix str
 func newIntake(t *testing.T, st *fakeStore, now time.Time) *intake.Intake {
 	t.Helper()
 	if st.routes == nil {
-		st.routes = map[string]schemas.AuthorityRoute{
-			"00000001": {Code: "00000001", Status: "active"},
-			"00000002": {Code: "00000002", Status: "active"},
-			"00000003": {Code: "00000003", Status: "suspended"},
+		both := []string{"appeal", "info_request"}
+		st.routes = map[string]schemas.Authority{
+			"00000001": {Code: "00000001", Status: "active", Accepts: both},
+			"00000002": {Code: "00000002", Status: "active", Accepts: both, Kind: schemas.AuthorityKindLocal,
+				Territory: "UA05628871271542183", Topics: []string{"roads"}},
+			"00000003": {Code: "00000003", Status: "suspended", Accepts: both},
+			"00000004": {Code: "00000004", Status: "active", Accepts: []string{"appeal"}},
 		}
 	}
-	return intake.New(intake.Config{PublicURL: "https://hub.example/", Clock: clock.NewStub(now)}, st, zaptest.NewLogger(t))
+	return intake.New(intake.Config{PublicURL: "https://hub.example/", Clock: clock.NewStub(now)}, st,
+		recipient.New(st), zaptest.NewLogger(t))
 }
 
 func body(kind string, addressees ...string) []byte {
@@ -103,6 +121,7 @@ func TestSubmitRefusals(t *testing.T) {
 	}{
 		{"unknown addressee", body("appeal", "00000001", "00000009"), schemas.CodeUnknownAddressee},
 		{"suspended addressee", body("appeal", "00000003"), schemas.CodeAddresseeInactive},
+		{"addressee does not take the case kind", body("info_request", "00000004"), schemas.CodeAddresseeInactive},
 		{"no addressees", []byte(`{"case_kind":"appeal","appeal_kind":"proposal","applicant":{"surname":"С","name":"І"},"topic":"roads","territory":"UA46000000000000000","subject":"s","text":"t"}`), schemas.CodeRoutingUnavailable},
 		{"invalid body", []byte(`{"case_kind":"appeal"`), schemas.CodeMalformedJSON},
 	}
@@ -118,6 +137,25 @@ func TestSubmitRefusals(t *testing.T) {
 			require.Empty(t, st.created, "nothing stored")
 		})
 	}
+}
+
+func TestSubmitRecordsTheRoutingRuleOfEachDelivery(t *testing.T) {
+	t.Parallel()
+	st := &fakeStore{}
+	in := newIntake(t, st, time.Now())
+	_, err := in.Submit(context.Background(), intake.Request{ClientID: "p", IdempotencyKey: "k", Body: []byte(
+		`{"case_kind":"appeal","appeal_kind":"proposal","applicant":{"surname":"С","name":"І"},"topic":"roads","territory":"UA05628871271542183","subject":"s","text":"t"}`)})
+	require.NoError(t, err)
+	require.Len(t, st.created, 1)
+	d := st.created[0].Deliveries
+	require.Len(t, d, 1)
+	require.Equal(t, "00000002", d[0].Authority)
+	require.Equal(t, recipient.RuleTopicTerritory, d[0].RoutingRule)
+	require.Contains(t, d[0].RoutingReason, `topic "roads"`)
+
+	_, err = in.Submit(context.Background(), intake.Request{ClientID: "p", IdempotencyKey: "k2", Body: body("appeal", "00000001")})
+	require.NoError(t, err)
+	require.Equal(t, recipient.RuleExplicit, st.created[1].Deliveries[0].RoutingRule)
 }
 
 func TestSubmitReusedKeyWithAnotherBodyIsAConflict(t *testing.T) {
