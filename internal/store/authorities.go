@@ -10,8 +10,10 @@ import (
 	"appealhub/schemas"
 )
 
-// UpsertAuthority creates or updates an authority's routing entry. Zero Concurrency and
-// RequestTimeout store NULL: the hub's defaults.
+// UpsertAuthority creates or updates an authority's routing entry (the configuration's seed).
+// Zero Concurrency and RequestTimeout store NULL: the hub's defaults. The status is written only
+// when the entry is created: afterwards the registry decides it, so a restart never resumes an
+// authority an operator suspended or closed.
 func (s *Store) UpsertAuthority(ctx context.Context, a schemas.AuthorityRoute) error {
 	_, err := s.db.ExecContext(ctx, `
 		INSERT INTO authorities (code, name, adapter, endpoint, token, status, mode, tls_client, max_message_bytes,
@@ -19,7 +21,7 @@ func (s *Store) UpsertAuthority(ctx context.Context, a schemas.AuthorityRoute) e
 		VALUES ($1, $2, $3, $4, $5, coalesce(NULLIF($6, ''), 'active'), coalesce(NULLIF($7, ''), 'push'), $8, $9,
 		    NULLIF($10, 0), NULLIF($11, 0))
 		ON CONFLICT (code) DO UPDATE SET name = EXCLUDED.name, adapter = EXCLUDED.adapter,
-		    endpoint = EXCLUDED.endpoint, token = EXCLUDED.token, status = EXCLUDED.status,
+		    endpoint = EXCLUDED.endpoint, token = EXCLUDED.token,
 		    mode = EXCLUDED.mode, tls_client = EXCLUDED.tls_client, max_message_bytes = EXCLUDED.max_message_bytes,
 		    concurrency = EXCLUDED.concurrency, request_timeout_ms = EXCLUDED.request_timeout_ms,
 		    updated_at = now()`,

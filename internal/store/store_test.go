@@ -277,3 +277,16 @@ func TestSchemaVersion(t *testing.T) {
 	require.ErrorIs(t, err, store.ErrSchemaOutdated)
 	require.Contains(t, err.Error(), "appealhub migrate")
 }
+
+func TestSeedingNeverChangesAnExistingStatus(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	// The registry suspended 00000001; a restart seeds it again as active with a new endpoint.
+	require.NoError(t, b.store.UpsertAuthority(b.ctx, schemas.AuthorityRoute{Code: "00000009", Name: "X", Adapter: "json", Status: "suspended"}))
+	require.NoError(t, b.store.UpsertAuthority(b.ctx, schemas.AuthorityRoute{Code: "00000009", Name: "X", Adapter: "json",
+		Endpoint: "http://new.example/", Status: "active"}))
+	got, err := b.store.Authorities(b.ctx, []string{"00000009"})
+	require.NoError(t, err)
+	require.Equal(t, "suspended", got["00000009"].Status, "the registry, not the seed, decides the status")
+	require.Equal(t, "http://new.example/", got["00000009"].Endpoint, "connection fields follow the seed")
+}
