@@ -114,12 +114,17 @@ type AuthorityFilter struct {
 	// Offset and Limit page the result (ordered by name, then code); Limit 0 means no limit.
 	Offset int
 	Limit  int
+	// CountLimit, when positive, stops counting the matches there: Total is then at most
+	// CountLimit and TotalIsLowerBound says whether there are more. Broad searches stay cheap.
+	CountLimit int
 }
 
 // AuthorityPage is one page of a listing.
 type AuthorityPage struct {
 	Items []Authority `json:"items"`
 	Total int         `json:"total"`
+	// TotalIsLowerBound: the count stopped at the filter's CountLimit; there are more matches.
+	TotalIsLowerBound bool `json:"total_is_lower_bound,omitempty"`
 }
 
 // AuthorityPatch changes some fields of an entry: nil fields are left as they are. Imports use it

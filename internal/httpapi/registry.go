@@ -153,10 +153,11 @@ func filterParams(w http.ResponseWriter, r *http.Request) (schemas.AuthorityFilt
 }
 
 type pageBody struct {
-	Items   any `json:"items"`
-	Total   int `json:"total"`
-	Page    int `json:"page"`
-	PerPage int `json:"per_page"`
+	Items             any  `json:"items"`
+	Total             int  `json:"total"`
+	TotalIsLowerBound bool `json:"total_is_lower_bound,omitempty"`
+	Page              int  `json:"page"`
+	PerPage           int  `json:"per_page"`
 }
 
 // listAuthorities is GET /v1/authorities?q=&territory=&kind=&topic=&status=&parent=&page=&per_page=.
@@ -368,5 +369,6 @@ func (h *handler) directory(w http.ResponseWriter, r *http.Request) {
 		items = append(items, DirectoryEntry{Code: a.Code, Name: a.Name, ShortName: a.ShortName, Kind: a.Kind,
 			Parent: a.Parent, Territory: a.Territory, Topics: a.Topics, Accepts: a.Accepts})
 	}
-	writeJSON(w, http.StatusOK, "application/json", pageBody{Items: items, Total: res.Total, Page: page, PerPage: perPage})
+	writeJSON(w, http.StatusOK, "application/json", pageBody{Items: items, Total: res.Total,
+		TotalIsLowerBound: res.TotalIsLowerBound, Page: page, PerPage: perPage})
 }

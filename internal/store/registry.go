@@ -316,8 +316,15 @@ func (s *Store) ListRegistryAuthorities(ctx context.Context, f schemas.Authority
 		cond = " WHERE " + strings.Join(where, " AND ")
 	}
 	page := schemas.AuthorityPage{Items: []schemas.Authority{}}
-	if err := s.db.QueryRowContext(ctx, `SELECT count(*) FROM authorities`+cond, args...).Scan(&page.Total); err != nil {
+	countQ := `SELECT count(*) FROM authorities` + cond
+	if f.CountLimit > 0 {
+		countQ = `SELECT count(*) FROM (SELECT 1 FROM authorities` + cond + ` LIMIT ` + strconv.Itoa(f.CountLimit+1) + `) c`
+	}
+	if err := s.db.QueryRowContext(ctx, countQ, args...).Scan(&page.Total); err != nil {
 		return page, fmt.Errorf("count authorities: %w", mapErr(err))
+	}
+	if f.CountLimit > 0 && page.Total > f.CountLimit {
+		page.Total, page.TotalIsLowerBound = f.CountLimit, true
 	}
 	q := `SELECT ` + registryColumns + ` FROM authorities` + cond + ` ORDER BY name, code`
 	if f.Limit > 0 {

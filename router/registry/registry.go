@@ -290,8 +290,13 @@ func (s *Service) List(ctx context.Context, f schemas.AuthorityFilter) (schemas.
 // Directory is the public directory: only active authorities that accept some case kind, matched
 // by name words, territory (a code and everything under it, see TerritoryPrefix), kind and topic.
 // A zero Limit is DefaultPerPage.
+// DirectoryCountLimit is where the directory stops counting matches: a search as broad as "рада"
+// answers "1000 or more" instead of reading every matching entry.
+const DirectoryCountLimit = 1000
+
 func (s *Service) Directory(ctx context.Context, f schemas.AuthorityFilter) (schemas.AuthorityPage, error) {
 	f.Directory, f.Status, f.Parent = true, "", ""
+	f.CountLimit = DirectoryCountLimit
 	if f.Limit == 0 {
 		f.Limit = DefaultPerPage
 	}
