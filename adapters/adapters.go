@@ -139,8 +139,8 @@ type Received struct {
 type Peer interface {
 	// DecodeDelivery reads a document the hub sent (pushed, or fetched from the inbox).
 	DecodeDelivery(mediaType string, body []byte) (Received, error)
-	// EncodeReply writes the synchronous answer to a pushed document.
-	EncodeReply(r Reply) (mediaType string, body []byte)
+	// EncodeReply writes the synchronous answer to the pushed document whose delivery id is of.
+	EncodeReply(of string, r Reply) (mediaType string, body []byte)
 	// EncodeMessages writes authority messages as the system sends them to the hub.
 	EncodeMessages(msgs []schemas.AuthorityMessage) (mediaType string, body []byte, err error)
 }

@@ -71,7 +71,7 @@ func Run(t *testing.T, ad adapters.Adapter, peer adapters.Peer, subs Submissions
 	})
 
 	t.Run("RepliesRoundTrip", func(t *testing.T) {
-		mt, body := peer.EncodeReply(adapters.Reply{Delivered: true})
+		mt, body := peer.EncodeReply("0193a1b2-c3d4-7e5f-8a9b-000000000001", adapters.Reply{Delivered: true})
 		r, err := ad.DecodeReply(mt, body)
 		require.NoError(t, err)
 		require.True(t, r.Delivered, "a receipt means delivered")
@@ -80,7 +80,7 @@ func Run(t *testing.T, ad adapters.Adapter, peer adapters.Peer, subs Submissions
 		require.False(t, r.Delivered, "an empty reply is sent, not delivered")
 		if f.RegistrationInReply {
 			at := time.Date(2026, 11, 27, 9, 30, 0, 0, time.UTC)
-			mt, body = peer.EncodeReply(adapters.Reply{Delivered: true, RegistrationNumber: "01-12/345", RegisteredAt: &at})
+			mt, body = peer.EncodeReply("0193a1b2-c3d4-7e5f-8a9b-000000000001", adapters.Reply{Delivered: true, RegistrationNumber: "01-12/345", RegisteredAt: &at})
 			r, err = ad.DecodeReply(mt, body)
 			require.NoError(t, err)
 			require.Equal(t, "01-12/345", r.RegistrationNumber)

@@ -31,8 +31,11 @@ func (Peer) DecodeDelivery(mediaType string, body []byte) (adapters.Received, er
 		TrackingNumber: env.TrackingNumber, Submission: sub}, nil
 }
 
-// EncodeReply writes the reply to a push.
-func (Peer) EncodeReply(r adapters.Reply) (string, []byte) { return MediaType, EncodeReply(r) }
+// EncodeReply writes the reply to a push (the JSON reply needs not name the delivery: it answers
+// the request it is the response to).
+func (Peer) EncodeReply(_ string, r adapters.Reply) (string, []byte) {
+	return MediaType, EncodeReply(r)
+}
 
 // EncodeMessages writes authority messages as one JSON body.
 func (Peer) EncodeMessages(msgs []schemas.AuthorityMessage) (string, []byte, error) {

@@ -46,16 +46,17 @@ func (p *Peer) DecodeDelivery(mediaType string, body []byte) (adapters.Received,
 		TrackingNumber: doc.TrackingNumber, Submission: doc.Submission}, nil
 }
 
-// EncodeReply writes the synchronous answer to a push: an empty body for a reply that is not
-// Delivered, else a notice with ack_type 1 (delivered) or, with a RegistrationNumber, 3
-// (registered). The Peer does not know which delivery it answers (adapters.Peer does not say), so
-// the notice acknowledges r.Reference, or "unknown", and is dated by RegisteredAt, else by the Unix
-// epoch; DecodeReply reads neither.
-func (p *Peer) EncodeReply(r adapters.Reply) (string, []byte) {
+// EncodeReply writes the synchronous answer to the push of delivery of: an empty body for a reply
+// that is not Delivered, else a notice acknowledging msg_id of with ack_type 1 (delivered) or, with
+// a RegistrationNumber, 3 (registered), dated by RegisteredAt, else by the Unix epoch (a Peer has
+// no clock); DecodeReply does not read the date.
+func (p *Peer) EncodeReply(of string, r adapters.Reply) (string, []byte) {
 	if !r.Delivered {
 		return MediaType, nil
 	}
-	of := r.Reference
+	if of == "" {
+		of = r.Reference
+	}
 	if of == "" {
 		of = "unknown"
 	}

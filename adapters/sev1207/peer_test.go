@@ -49,8 +49,8 @@ func peerMessages(t *testing.T) map[string][]byte {
 		out["peer-"+string(typ)] = body
 	}
 	at := time.Date(2026, 11, 27, 9, 30, 0, 0, time.UTC)
-	_, out["peer-reply-delivered"] = p.EncodeReply(adapters.Reply{Delivered: true})
-	_, out["peer-reply-registered"] = p.EncodeReply(adapters.Reply{Delivered: true, RegistrationNumber: "01-12/345", RegisteredAt: &at, Reference: "d-1"})
+	_, out["peer-reply-delivered"] = p.EncodeReply("d-1", adapters.Reply{Delivered: true})
+	_, out["peer-reply-registered"] = p.EncodeReply("d-1", adapters.Reply{Delivered: true, RegistrationNumber: "01-12/345", RegisteredAt: &at, Reference: "d-1"})
 	return out
 }
 
@@ -106,7 +106,7 @@ func TestPeerRoundTrip(t *testing.T) {
 	_, err = p.DecodeDelivery("application/json", sent)
 	require.ErrorIs(t, err, sev1207.ErrNotSEV1207)
 
-	mt, empty := p.EncodeReply(adapters.Reply{})
+	mt, empty := p.EncodeReply("d-1", adapters.Reply{})
 	require.Empty(t, empty, "not delivered: an empty body")
 	rep, err := a.DecodeReply(mt, empty)
 	require.NoError(t, err)

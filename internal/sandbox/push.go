@@ -151,7 +151,7 @@ func (s *Server) handleDocument(w http.ResponseWriter, r *http.Request) {
 			at := rec.registeredAt
 			reply.RegistrationNumber, reply.RegisteredAt = rec.RegistrationNumber, &at
 		}
-		mediaType, out := s.wire.peer(rec.Authority).EncodeReply(reply)
+		mediaType, out := s.wire.peer(rec.Authority).EncodeReply(rec.DeliveryID, reply)
 		writeBody(w, status, mediaType, out)
 	}
 }
