@@ -69,6 +69,10 @@ test/race: services ## Run every test with the race detector
 test/integration: services ## Run only the packages whose tests use PostgreSQL and RabbitMQ
 	$(TEST_ENV) $(GO) test -count=1 -timeout $(TEST_TIMEOUT) $(INTEGRATION_PKGS)
 
+.PHONY: scale
+scale: ## Measure 10,000 authorities on a private RabbitMQ node, classic vs quorum queues (docs/scale.md; as root)
+	bash scripts/scale.sh
+
 .PHONY: test-reference
 test-reference: ## Check the SEV 1207 adapter against reference material: make test-reference REF=DIR (Header.xsd, samples/)
 	@if [[ -z "$(REF)" ]]; then echo "usage: make test-reference REF=DIR (a directory with Header.xsd and samples/)" >&2; exit 2; fi
