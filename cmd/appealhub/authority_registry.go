@@ -167,80 +167,14 @@ func printAuthority(w io.Writer, a schemas.Authority) {
 	fmt.Fprintf(w, "%s %s (%s, %s)\n", a.Code, a.Name, a.Kind, a.Status)
 }
 
-// newAuthorityAddCommand returns `appealhub authority add CODE --name … --kind … --territory … --adapter …`.
-func newAuthorityAddCommand() *cobra.Command {
-	cmd := &cobra.Command{
-		Use:   "add CODE",
-		Short: "Register a new authority in the registry",
-		Args:  cobra.ExactArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			p, err := patchFromFlags(cmd.Flags())
-			if err != nil {
-				return err
-			}
-			m, err := changeMeta(cmd)
-			if err != nil {
-				return err
-			}
-			reg, done, err := openRegistry(cmd)
-			if err != nil {
-				return err
-			}
-			defer done()
-			a, err := reg.Add(cmd.Context(), p.Apply(schemas.Authority{Code: args[0]}), m)
-			if err != nil {
-				return explain(cmd.ErrOrStderr(), err)
-			}
-			fmt.Fprint(cmd.OutOrStdout(), "added ")
-			printAuthority(cmd.OutOrStdout(), a)
-			return nil
-		},
-	}
-	configFlags(cmd, "database.url", "database.schema")
-	addFieldFlags(cmd)
-	changeFlags(cmd)
-	return cmd
-}
+// changeFunc applies one registry change for `appealhub authority <verb> CODE`.
+type changeFunc func(cmd *cobra.Command, reg *registry.Service, code string, m schemas.AuthorityChangeMeta) (schemas.Authority, error)
 
-// newAuthorityUpdateCommand returns `appealhub authority update CODE --field …`.
-func newAuthorityUpdateCommand() *cobra.Command {
+// newAuthorityChangeCommand returns a command that makes one registry change to the authority CODE
+// and prints the entry as it now stands.
+func newAuthorityChangeCommand(verb, past, short string, change changeFunc) *cobra.Command {
 	cmd := &cobra.Command{
-		Use:   "update CODE",
-		Short: "Change some fields of an authority (the flags given; the others stay)",
-		Args:  cobra.ExactArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			p, err := patchFromFlags(cmd.Flags())
-			if err != nil {
-				return err
-			}
-			m, err := changeMeta(cmd)
-			if err != nil {
-				return err
-			}
-			reg, done, err := openRegistry(cmd)
-			if err != nil {
-				return err
-			}
-			defer done()
-			a, err := reg.Update(cmd.Context(), args[0], p, m)
-			if err != nil {
-				return explain(cmd.ErrOrStderr(), err)
-			}
-			fmt.Fprint(cmd.OutOrStdout(), "updated ")
-			printAuthority(cmd.OutOrStdout(), a)
-			return nil
-		},
-	}
-	configFlags(cmd, "database.url", "database.schema")
-	addFieldFlags(cmd)
-	changeFlags(cmd)
-	return cmd
-}
-
-// newAuthorityStatusCommand returns `appealhub authority suspend|resume|close CODE`.
-func newAuthorityStatusCommand(action, short string) *cobra.Command {
-	cmd := &cobra.Command{
-		Use:   action + " CODE",
+		Use:   verb + " CODE",
 		Short: short,
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -253,26 +187,62 @@ func newAuthorityStatusCommand(action, short string) *cobra.Command {
 				return err
 			}
 			defer done()
-			var a schemas.Authority
-			switch action {
-			case schemas.ActionSuspend:
-				a, err = reg.Suspend(cmd.Context(), args[0], m)
-			case schemas.ActionResume:
-				a, err = reg.Resume(cmd.Context(), args[0], m)
-			default:
-				successor, _ := cmd.Flags().GetString("successor")
-				a, err = reg.Close(cmd.Context(), args[0], successor, m)
-			}
+			a, err := change(cmd, reg, args[0], m)
 			if err != nil {
 				return explain(cmd.ErrOrStderr(), err)
 			}
-			fmt.Fprint(cmd.OutOrStdout(), action+" ")
+			fmt.Fprint(cmd.OutOrStdout(), past+" ")
 			printAuthority(cmd.OutOrStdout(), a)
 			return nil
 		},
 	}
 	configFlags(cmd, "database.url", "database.schema")
 	changeFlags(cmd)
+	return cmd
+}
+
+// newAuthorityAddCommand returns `appealhub authority add CODE --name … --kind … --territory … --adapter …`.
+func newAuthorityAddCommand() *cobra.Command {
+	cmd := newAuthorityChangeCommand("add", "added", "Register a new authority in the registry",
+		func(cmd *cobra.Command, reg *registry.Service, code string, m schemas.AuthorityChangeMeta) (schemas.Authority, error) {
+			p, err := patchFromFlags(cmd.Flags())
+			if err != nil {
+				return schemas.Authority{}, err
+			}
+			return reg.Add(cmd.Context(), p.Apply(schemas.Authority{Code: code}), m)
+		})
+	addFieldFlags(cmd)
+	return cmd
+}
+
+// newAuthorityUpdateCommand returns `appealhub authority update CODE --field …`.
+func newAuthorityUpdateCommand() *cobra.Command {
+	cmd := newAuthorityChangeCommand("update", "updated", "Change some fields of an authority (the flags given; the others stay)",
+		func(cmd *cobra.Command, reg *registry.Service, code string, m schemas.AuthorityChangeMeta) (schemas.Authority, error) {
+			p, err := patchFromFlags(cmd.Flags())
+			if err != nil {
+				return schemas.Authority{}, err
+			}
+			return reg.Update(cmd.Context(), code, p, m)
+		})
+	addFieldFlags(cmd)
+	return cmd
+}
+
+// newAuthorityStatusCommand returns `appealhub authority suspend|resume|close CODE`.
+func newAuthorityStatusCommand(action, short string) *cobra.Command {
+	cmd := newAuthorityChangeCommand(action, action, short,
+		func(cmd *cobra.Command, reg *registry.Service, code string, m schemas.AuthorityChangeMeta) (schemas.Authority, error) {
+			switch action {
+			case schemas.ActionSuspend:
+				return reg.Suspend(cmd.Context(), code, m)
+			case schemas.ActionResume:
+				return reg.Resume(cmd.Context(), code, m)
+			default:
+				successor, _ := cmd.Flags().GetString("successor")
+				return reg.Close(cmd.Context(), code, successor, m)
+			}
+		})
 	if action == schemas.ActionClose {
 		cmd.Flags().String("successor", "", "EDRPOU code of the authority that takes over")
 	}
