@@ -5,7 +5,6 @@ import (
 	"context"
 	"net/http"
 	"net/url"
-	"os"
 	"strings"
 	"testing"
 	"time"
@@ -43,23 +42,6 @@ func parseFields(t *testing.T, out string) map[string]string {
 	return fields
 }
 
-// managementAPI returns the management API for cfg, failing when CI=true and skipping otherwise
-// if it does not answer.
-func managementAPI(t *testing.T, cfg broker.Config) broker.AdminConfig {
-	t.Helper()
-	admin, err := broker.AdminConfig{URL: os.Getenv("TEST_AMQP_ADMIN_URL")}.WithDefaults(cfg.URL)
-	require.NoError(t, err)
-	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
-	defer cancel()
-	if err := broker.PingAdmin(ctx, admin); err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("RabbitMQ management API is not available (CI=true; enable it with `rabbitmq-plugins enable rabbitmq_management`): %v", err)
-		}
-		t.Skipf("RabbitMQ management API is not available, skipping (set CI=true to fail instead): %v", err)
-	}
-	return admin
-}
-
 // userExists asks the management API whether user exists.
 func userExists(t *testing.T, admin broker.AdminConfig, user string) bool {
 	t.Helper()
@@ -88,7 +70,7 @@ func TestAuthorityBrokerUser(t *testing.T) {
 	t.Parallel()
 	const a, b = "42000001", "42000002"
 	bcfg := brokertest.Config(t, brokertest.WithAuthorities(a, b))
-	admin := managementAPI(t, bcfg)
+	admin := brokertest.Admin(t, bcfg)
 	names := bcfg.Names
 	user := names.AuthorityUsername(a)
 	t.Cleanup(func() {

@@ -10,7 +10,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
-	"os"
 	"regexp"
 	"strings"
 	"sync"
@@ -21,6 +20,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"appealhub/internal/broker"
+	"appealhub/internal/broker/brokertest"
 )
 
 // ---- without RabbitMQ --------------------------------------------------------------------------
@@ -224,24 +224,6 @@ func TestDeleteUserMissingIsNotAnError(t *testing.T) {
 
 // ---- against RabbitMQ with the management plugin ----------------------------------------------
 
-// adminConfig returns the management API settings for cfg: TEST_AMQP_ADMIN_URL if set, else
-// derived from the AMQP URL. A management API that does not answer fails the test when CI=true
-// and skips it otherwise.
-func adminConfig(t *testing.T, cfg broker.Config) broker.AdminConfig {
-	t.Helper()
-	admin, err := broker.AdminConfig{URL: os.Getenv("TEST_AMQP_ADMIN_URL")}.WithDefaults(cfg.URL)
-	require.NoError(t, err)
-	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
-	defer cancel()
-	if err := broker.PingAdmin(ctx, admin); err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("RabbitMQ management API is not available (CI=true; enable it with `rabbitmq-plugins enable rabbitmq_management`): %v", err)
-		}
-		t.Skipf("RabbitMQ management API is not available, skipping (set CI=true to fail instead): %v", err)
-	}
-	return admin
-}
-
 // newAuthorityUser creates the user of code with a random password and deletes it when the test
 // ends.
 func newAuthorityUser(t *testing.T, admin broker.AdminConfig, names broker.Names, code string) (user, password string) {
@@ -313,7 +295,7 @@ func TestAuthorityUserConsumesOnlyItsQueue(t *testing.T) {
 	const a, b = "41000001", "41000002"
 	bu := setup(t, []string{a, b})
 	cfg, names := bu.cfg, bu.cfg.Names
-	admin := adminConfig(t, cfg)
+	admin := brokertest.Admin(t, cfg)
 	requireAllConfirmed(t, bu.pub.PublishBatch(t.Context(), []broker.Message{msg(a, "a-1"), msg(b, "b-1")}))
 	waitDepth(t, cfg, names.AuthorityQueue(a), 1)
 
@@ -415,7 +397,7 @@ func TestAuthorityUserUpdateNarrowsAnExistingUser(t *testing.T) {
 	t.Parallel()
 	const a = "41000003"
 	cfg := setup(t, []string{a}).cfg
-	admin := adminConfig(t, cfg)
+	admin := brokertest.Admin(t, cfg)
 	user, oldPassword := newAuthorityUser(t, admin, cfg.Names, a)
 
 	// An operator widened the user by hand: administrator tag, full rights here and on another vhost.

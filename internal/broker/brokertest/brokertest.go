@@ -163,3 +163,23 @@ func redact(raw string) string {
 	}
 	return u.Redacted()
 }
+
+// Admin returns the management API settings for cfg: TEST_AMQP_ADMIN_URL if set, else derived from
+// the AMQP URL. A management API that does not answer fails the test when CI=true and skips it
+// otherwise.
+func Admin(t testing.TB, cfg broker.Config) broker.AdminConfig {
+	t.Helper()
+	admin, err := broker.AdminConfig{URL: os.Getenv("TEST_AMQP_ADMIN_URL")}.WithDefaults(cfg.URL)
+	if err != nil {
+		t.Fatalf("management API settings: %v", err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := broker.PingAdmin(ctx, admin); err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatalf("RabbitMQ management API is not available (CI=true; enable it with `rabbitmq-plugins enable rabbitmq_management`): %v", err)
+		}
+		t.Skipf("RabbitMQ management API is not available (with CI=true this fails): %v", err)
+	}
+	return admin
+}
