@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"go.uber.org/zap"
@@ -82,7 +83,9 @@ type Hub struct {
 	notifyLoop lifecycle.Loop
 	outboxPoke chan struct{}
 	stopOnce   sync.Once
-	stopErr    error
+	// schemaCheckedAt is when the schema was last found current (UnixNano; 0: never).
+	schemaCheckedAt atomic.Int64
+	stopErr         error
 }
 
 // New opens the store, refuses a database schema older than the binary, and builds the hub. It does
@@ -103,6 +106,7 @@ func New(ctx context.Context, cfg config.Config, opts Options) (*Hub, error) {
 		_ = st.Close()
 		return nil, err
 	}
+	checkedAt := time.Now()
 	reg := opts.Adapters
 	if reg == nil {
 		reg = adapters.NewRegistry()
@@ -134,6 +138,7 @@ func New(ctx context.Context, cfg config.Config, opts Options) (*Hub, error) {
 		syncEvery:  opts.AuthoritySync,
 		outboxPoke: make(chan struct{}, 1),
 	}
+	h.schemaCheckedAt.Store(checkedAt.UnixNano())
 	if h.syncEvery <= 0 {
 		h.syncEvery = DefaultAuthoritySync
 	}

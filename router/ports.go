@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"time"
 
 	"github.com/google/uuid"
 
@@ -58,7 +59,7 @@ func (h *Hub) Ready(ctx context.Context) []httpapi.Check {
 	if err := h.store.Ping(ctx); err != nil {
 		checks[0] = httpapi.Check{Name: "database", OK: false, Detail: err.Error()}
 		checks[1] = httpapi.Check{Name: "schema", OK: false, Detail: "database unreachable"}
-	} else if err := h.store.CheckSchema(ctx); err != nil {
+	} else if err := h.checkSchema(ctx); err != nil {
 		checks[1] = httpapi.Check{Name: "schema", OK: false, Detail: err.Error()}
 	}
 	for _, b := range []struct {
@@ -75,6 +76,22 @@ func (h *Hub) Ready(ctx context.Context) []httpapi.Check {
 		checks = append(checks, c)
 	}
 	return checks
+}
+
+// schemaRecheck is how long a successful schema check stands: migrations only move forward, so
+// /readyz (polled every few seconds by load balancers) need not read the version table each time.
+const schemaRecheck = time.Minute
+
+// checkSchema checks the database schema version at most once per schemaRecheck while it is current.
+func (h *Hub) checkSchema(ctx context.Context) error {
+	if last := h.schemaCheckedAt.Load(); last != 0 && time.Since(time.Unix(0, last)) < schemaRecheck {
+		return nil
+	}
+	if err := h.store.CheckSchema(ctx); err != nil {
+		return err
+	}
+	h.schemaCheckedAt.Store(time.Now().UnixNano())
+	return nil
 }
 
 // handle is the consumer's handler: it decodes the message and lets the delivery worker act.

@@ -122,7 +122,7 @@ for qt in $QUEUE_TYPES; do
 	APPEALHUB_SCALE=1 APPEALHUB_SCALE_QUEUE_TYPE="$qt" \
 		APPEALHUB_SCALE_AMQP_URL="amqp://guest:guest@127.0.0.1:$PORT/" \
 		APPEALHUB_SCALE_NODE="$NODE" APPEALHUB_SCALE_HOME="$DIR/home" \
-		"$GO" test -count=1 -run '^TestScale$' -v -timeout 30m ./internal/bench/ || status=1
+		"$GO" test -tags scale -count=1 -run '^TestScale$' -v -timeout 30m ./internal/bench/ || status=1
 	stop_node
 done
 exit "$status"

@@ -1,3 +1,5 @@
+//go:build scale
+
 package bench
 
 import (
@@ -46,9 +48,8 @@ const (
 // (the directory with the node's Erlang cookie, for rabbitmqctl). Never run it against the shared
 // broker: thousands of quorum queues exhaust a node with a low open-file limit.
 func TestScale(t *testing.T) {
-	if os.Getenv("APPEALHUB_SCALE") != "1" {
-		t.Skip("scale measurement: run it with make scale (scripts/scale.sh starts a private RabbitMQ node and sets APPEALHUB_SCALE=1)")
-	}
+	// Built only with -tags scale (make scale); the script provides the private node.
+	require.Equal(t, "1", os.Getenv("APPEALHUB_SCALE"), "run it with make scale: scripts/scale.sh starts a private RabbitMQ node")
 	amqpURL, node := os.Getenv("APPEALHUB_SCALE_AMQP_URL"), os.Getenv("APPEALHUB_SCALE_NODE")
 	require.NotEmpty(t, amqpURL, "APPEALHUB_SCALE_AMQP_URL: the private node's AMQP URL (set by scripts/scale.sh)")
 	require.NotEmpty(t, node, "APPEALHUB_SCALE_NODE: the private node's name (set by scripts/scale.sh)")

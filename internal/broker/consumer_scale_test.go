@@ -1,9 +1,13 @@
+//go:build scale
+
 package broker_test
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"os"
+	"strings"
 	"testing"
 	"time"
 
@@ -18,24 +22,20 @@ const scaleAuthorities = 3000
 
 // TestConsumerScale subscribes 3,000 authorities on one Consumer, publishes one message to each
 // and waits until every handler ran, logging the time taken and the connections used. It is a
-// measurement, so it runs only with APPEALHUB_SCALE_TEST=1 (classic queues).
+// measurement, so it is built only with -tags scale (go test -tags scale -run TestConsumerScale
+// ./internal/broker/), against the broker of TEST_AMQP_URL, with the queue types listed in
+// APPEALHUB_SCALE_QUEUE_TYPES (default "classic").
 //
-// The quorum run needs APPEALHUB_SCALE_TEST_QUORUM=1 as well, and a broker with a high open-file
+// Listing "quorum" needs a broker with a high open-file
 // limit: RabbitMQ 3.10's file handle cache counts handles for every quorum queue against
 // ulimit -n, and once over its limit it blocks every new AMQP connection in the handshake until
 // queues are deleted (on a broker with nofile 1024, 3,000 quorum queues did exactly that, so
 // the cleanup could not even connect).
 func TestConsumerScale(t *testing.T) {
-	if os.Getenv("APPEALHUB_SCALE_TEST") != "1" {
-		t.Skip("scale measurement: set APPEALHUB_SCALE_TEST=1 to run it (not part of make test)")
+	types := strings.Split(cmp.Or(os.Getenv("APPEALHUB_SCALE_QUEUE_TYPES"), broker.QueueTypeClassic), ",")
+	for _, qt := range types {
+		t.Run(qt, func(t *testing.T) { runScale(t, strings.TrimSpace(qt)) })
 	}
-	t.Run(broker.QueueTypeClassic, func(t *testing.T) { runScale(t, broker.QueueTypeClassic) })
-	t.Run(broker.QueueTypeQuorum, func(t *testing.T) {
-		if os.Getenv("APPEALHUB_SCALE_TEST_QUORUM") != "1" {
-			t.Skip("set APPEALHUB_SCALE_TEST_QUORUM=1 too, on a broker with a high open-file limit (see the test comment)")
-		}
-		runScale(t, broker.QueueTypeQuorum)
-	})
 }
 
 func runScale(t *testing.T, queueType string) {

@@ -13,42 +13,39 @@ import (
 // everything else (stale, repeated, informative, after a final state) changes nothing.
 func TestNext(t *testing.T) {
 	t.Parallel()
-	S := func(s schemas.DeliveryStatus) schemas.DeliveryStatus { return s }
+	// Before the system confirmed receipt (and after retries ran out), every message moves the
+	// delivery; notices of delivery and acceptance only move it to delivered.
+	exits := map[schemas.AuthorityMessageType]schemas.DeliveryStatus{
+		schemas.MsgAnswered: schemas.StatusAnswered, schemas.MsgForwarded: schemas.StatusForwarded,
+		schemas.MsgReturned: schemas.StatusReturned, schemas.MsgNotConsidered: schemas.StatusNotConsidered,
+	}
+	with := func(base map[schemas.AuthorityMessageType]schemas.DeliveryStatus, more map[schemas.AuthorityMessageType]schemas.DeliveryStatus) map[schemas.AuthorityMessageType]schemas.DeliveryStatus {
+		out := map[schemas.AuthorityMessageType]schemas.DeliveryStatus{}
+		for k, v := range base {
+			out[k] = v
+		}
+		for k, v := range more {
+			out[k] = v
+		}
+		return out
+	}
+	afterDelivered := with(exits, map[schemas.AuthorityMessageType]schemas.DeliveryStatus{
+		schemas.MsgRegistered: schemas.StatusRegistered, schemas.MsgRefused: schemas.StatusRefused})
+	pending := with(afterDelivered, map[schemas.AuthorityMessageType]schemas.DeliveryStatus{
+		schemas.MsgDelivered: schemas.StatusDelivered, schemas.MsgAccepted: schemas.StatusDelivered})
 	moves := map[schemas.DeliveryStatus]map[schemas.AuthorityMessageType]schemas.DeliveryStatus{
-		schemas.StatusQueued: {
-			schemas.MsgDelivered: S(schemas.StatusDelivered), schemas.MsgAccepted: S(schemas.StatusDelivered),
-			schemas.MsgRegistered: S(schemas.StatusRegistered), schemas.MsgRefused: S(schemas.StatusRefused),
-			schemas.MsgAnswered: S(schemas.StatusAnswered), schemas.MsgForwarded: S(schemas.StatusForwarded),
-			schemas.MsgReturned: S(schemas.StatusReturned), schemas.MsgNotConsidered: S(schemas.StatusNotConsidered),
-		},
-		schemas.StatusSent: {
-			schemas.MsgDelivered: S(schemas.StatusDelivered), schemas.MsgAccepted: S(schemas.StatusDelivered),
-			schemas.MsgRegistered: S(schemas.StatusRegistered), schemas.MsgRefused: S(schemas.StatusRefused),
-			schemas.MsgAnswered: S(schemas.StatusAnswered), schemas.MsgForwarded: S(schemas.StatusForwarded),
-			schemas.MsgReturned: S(schemas.StatusReturned), schemas.MsgNotConsidered: S(schemas.StatusNotConsidered),
-		},
-		schemas.StatusDead: {
-			schemas.MsgDelivered: S(schemas.StatusDelivered), schemas.MsgAccepted: S(schemas.StatusDelivered),
-			schemas.MsgRegistered: S(schemas.StatusRegistered), schemas.MsgRefused: S(schemas.StatusRefused),
-			schemas.MsgAnswered: S(schemas.StatusAnswered), schemas.MsgForwarded: S(schemas.StatusForwarded),
-			schemas.MsgReturned: S(schemas.StatusReturned), schemas.MsgNotConsidered: S(schemas.StatusNotConsidered),
-		},
-		schemas.StatusDelivered: {
-			schemas.MsgRegistered: S(schemas.StatusRegistered), schemas.MsgRefused: S(schemas.StatusRefused),
-			schemas.MsgAnswered: S(schemas.StatusAnswered), schemas.MsgForwarded: S(schemas.StatusForwarded),
-			schemas.MsgReturned: S(schemas.StatusReturned), schemas.MsgNotConsidered: S(schemas.StatusNotConsidered),
-		},
-		schemas.StatusRegistered: {
-			schemas.MsgAnswered: S(schemas.StatusAnswered), schemas.MsgForwarded: S(schemas.StatusForwarded),
-			schemas.MsgReturned: S(schemas.StatusReturned), schemas.MsgNotConsidered: S(schemas.StatusNotConsidered),
-		},
+		schemas.StatusAccepted:   pending,
+		schemas.StatusQueued:     pending,
+		schemas.StatusSent:       pending,
+		schemas.StatusDead:       pending,
+		schemas.StatusDelivered:  afterDelivered,
+		schemas.StatusRegistered: exits,
 	}
 	statuses := []schemas.DeliveryStatus{schemas.StatusAccepted, schemas.StatusQueued, schemas.StatusSent, schemas.StatusDead,
 		schemas.StatusDelivered, schemas.StatusRegistered, schemas.StatusAnswered, schemas.StatusRefused, schemas.StatusForwarded,
 		schemas.StatusReturned, schemas.StatusNotConsidered}
 	types := []schemas.AuthorityMessageType{schemas.MsgDelivered, schemas.MsgAccepted, schemas.MsgRegistered, schemas.MsgRefused,
 		schemas.MsgStatus, schemas.MsgExtended, schemas.MsgForwarded, schemas.MsgReturned, schemas.MsgNotConsidered, schemas.MsgAnswered}
-	moves[schemas.StatusAccepted] = moves[schemas.StatusQueued]
 	for _, from := range statuses {
 		for _, typ := range types {
 			want, allowed := moves[from][typ]
