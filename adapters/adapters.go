@@ -39,6 +39,10 @@ type Document struct {
 	// Raw is the submission exactly as received from the portal. Formats that carry the submission
 	// as JSON embed these bytes verbatim: signed bytes are never re-encoded.
 	Raw json.RawMessage
+	// Signatures are the submission's signatures the hub verified at intake, with their signers'
+	// facts; Index points into Submission.Signatures, whose bytes formats deliver unchanged.
+	// Formats with a place for the facts carry them.
+	Signatures []schemas.VerifiedSignature
 }
 
 // Reply is what an authority's system answered to a push.

@@ -69,8 +69,38 @@ const (
 	DefaultDeliveryBreakerCooldown = 30 * time.Second
 )
 
+// Defaults of the audit section.
+const (
+	DefaultAuditSealInterval       = time.Second
+	DefaultAuditCheckpointInterval = 10 * time.Minute
+	DefaultAuditBatchSize          = 1000
+)
+
 // DefaultShutdownGrace is the default of shutdown.grace.
 const DefaultShutdownGrace = 30 * time.Second
+
+// Signature policies of signatures.policy.* and clients[].signature_policy.*: what intake requires
+// of a submission's signatures (docs/signatures.md).
+const (
+	// SignaturePolicyRequired: the text and every attachment must carry a valid cades-detached
+	// signature; the signatures present are verified.
+	SignaturePolicyRequired = "required"
+	// SignaturePolicyOptional: the signatures present are verified (a bad one refuses the
+	// submission); none is fine.
+	SignaturePolicyOptional = "optional"
+	// SignaturePolicyOff: signatures are not verified; they are kept and delivered as received.
+	SignaturePolicyOff = "off"
+)
+
+// Defaults of the signatures section.
+const (
+	DefaultSignaturesMaxSignatureBytes = 1 << 20 // 1 MiB
+	// DefaultSignaturesPolicyAppeal is the policy of appeals when signatures.trust_dir is set; without
+	// a trust directory nothing can be verified, and it is SignaturePolicyOff.
+	DefaultSignaturesPolicyAppeal      = SignaturePolicyOptional
+	DefaultSignaturesPolicyInfoRequest = SignaturePolicyOff
+	DefaultSignaturesExternalTimeout   = 10 * time.Second
+)
 
 // Log levels of log.level.
 const (
@@ -147,12 +177,16 @@ type Config struct {
 	Relay Relay `yaml:"relay" mapstructure:"relay"`
 	// Delivery consumes authority queues and sends deliveries to authorities' systems.
 	Delivery Delivery `yaml:"delivery" mapstructure:"delivery"`
+	// Audit seals the case timeline into the tamper-evident event chain.
+	Audit Audit `yaml:"audit" mapstructure:"audit"`
 	// Shutdown is the graceful stop.
 	Shutdown Shutdown `yaml:"shutdown" mapstructure:"shutdown"`
 	// Log is the process log.
 	Log Log `yaml:"log" mapstructure:"log"`
 	// Identity is who the hub is on the wire (SEV 1207 sender).
 	Identity Identity `yaml:"identity" mapstructure:"identity"`
+	// Signatures is the verification of citizens' signatures at intake.
+	Signatures Signatures `yaml:"signatures" mapstructure:"signatures"`
 	// Clients are the API clients allowed to call the hub, each known by the SHA-256 of its bearer token.
 	// Defaults to none.
 	Clients []Client `yaml:"clients,omitempty" mapstructure:"clients"`
@@ -267,6 +301,18 @@ type Delivery struct {
 	BreakerCooldown time.Duration `yaml:"breaker_cooldown" mapstructure:"breaker_cooldown"`
 }
 
+// Audit configures the sealing of the event chain (docs/adr/0004-event-hash-chain.md).
+type Audit struct {
+	// SealInterval is how often the hub seals new events into the event chain. Defaults to 1s.
+	SealInterval time.Duration `yaml:"seal_interval" mapstructure:"seal_interval"`
+	// CheckpointInterval is the least time between two checkpoints of the chain head; a checkpoint
+	// is written once it has passed and the chain has grown. A tail cut from the chain is detected
+	// up to the last checkpoint. Defaults to 10m.
+	CheckpointInterval time.Duration `yaml:"checkpoint_interval" mapstructure:"checkpoint_interval"`
+	// BatchSize is the most events sealed in one transaction. Defaults to 1000.
+	BatchSize int `yaml:"batch_size" mapstructure:"batch_size"`
+}
+
 // Shutdown configures the graceful stop.
 type Shutdown struct {
 	// Grace is how long the soft stop lets in-flight work finish before cancelling it. Defaults to 30s.
@@ -297,6 +343,62 @@ type Identity struct {
 	Name string `yaml:"name" mapstructure:"name"`
 	// SystemID is the hub's SEV system id (SEV from_sys_id). Defaults to "APPEALHUB".
 	SystemID string `yaml:"system_id" mapstructure:"system_id"`
+	// SigningKey is the PEM private key (ECDSA P-256 or P-384, or RSA of 2048 bits or more) the hub
+	// signs its receipts and chain checkpoints with (secret: keep the file readable by the hub
+	// only). Without it no receipts are issued. Set together with certificate. Defaults to "" (none).
+	SigningKey string `yaml:"signing_key" mapstructure:"signing_key"`
+	// Certificate is the PEM file of signing_key's certificate (keyUsage nonRepudiation) followed by
+	// its chain (docs/receipts.md). Set together with signing_key. Defaults to "" (none).
+	Certificate string `yaml:"certificate" mapstructure:"certificate"`
+}
+
+// Signatures configures the verification of citizens' detached CAdES signatures at intake
+// (docs/signatures.md).
+type Signatures struct {
+	// TrustDir is the directory of the trusted CA certificates and their CRLs, read when the hub
+	// starts; required when a policy (here or a client's) is not "off". Defaults to "" (none).
+	TrustDir string `yaml:"trust_dir" mapstructure:"trust_dir"`
+	// MaxSignatureBytes is the largest signature verified; a bigger one is refused with
+	// signature_too_large. Defaults to 1048576 (1 MiB).
+	MaxSignatureBytes int `yaml:"max_signature_bytes" mapstructure:"max_signature_bytes"`
+	// RequireCRL refuses a signature whose chain has a certificate without a current CRL of its
+	// issuer in trust_dir (revocation_unknown, 503); when false such a signature is accepted and its
+	// facts say revocation "unchecked". Defaults to false.
+	RequireCRL bool `yaml:"require_crl" mapstructure:"require_crl"`
+	// Policy is what intake requires of the signatures of each case kind. Defaults to the defaults of
+	// its keys.
+	Policy SignaturePolicy `yaml:"policy" mapstructure:"policy"`
+	// External is the verifier of DSTU 4145 signatures, which the hub cannot verify itself.
+	// Defaults to none.
+	External ExternalVerifier `yaml:"external" mapstructure:"external"`
+}
+
+// SignaturePolicy is the signature policy of each case kind: "required", "optional" or "off".
+type SignaturePolicy struct {
+	// Appeal is the policy of appeals. Defaults to "off" without trust_dir, "optional" with one.
+	Appeal string `yaml:"appeal" mapstructure:"appeal"`
+	// InfoRequest is the policy of requests for public information. Defaults to "off".
+	InfoRequest string `yaml:"info_request" mapstructure:"info_request"`
+}
+
+// ClientSignaturePolicy overrides signatures.policy for one client; an empty field keeps it.
+type ClientSignaturePolicy struct {
+	// Appeal is this client's policy of appeals. Defaults to "" (signatures.policy.appeal).
+	Appeal string `yaml:"appeal,omitempty" mapstructure:"appeal"`
+	// InfoRequest is this client's policy of requests for public information. Defaults to ""
+	// (signatures.policy.info_request).
+	InfoRequest string `yaml:"info_request,omitempty" mapstructure:"info_request"`
+}
+
+// ExternalVerifier is the HTTP service that verifies DSTU 4145 signatures (docs/signatures.md,
+// "External verifier").
+type ExternalVerifier struct {
+	// URL is the verifier's endpoint (http or https); without one, DSTU 4145 signatures are refused
+	// with unsupported_algorithm. Defaults to "" (none).
+	URL string `yaml:"url" mapstructure:"url"`
+	// Timeout bounds one call to the verifier; past it the submission is answered 503.
+	// Defaults to 10s.
+	Timeout time.Duration `yaml:"timeout" mapstructure:"timeout"`
 }
 
 type Log struct {
@@ -318,6 +420,8 @@ type Client struct {
 	// TokenSHA256 is the hex SHA-256 (64 characters) of the client's bearer token; the token itself is
 	// never configured. Required.
 	TokenSHA256 string `yaml:"token_sha256" mapstructure:"token_sha256"`
+	// SignaturePolicy overrides signatures.policy for this client's submissions. Defaults to none.
+	SignaturePolicy ClientSignaturePolicy `yaml:"signature_policy,omitempty" mapstructure:"signature_policy"`
 }
 
 // Authority is a seed entry of the authority address space.
@@ -397,6 +501,10 @@ func (c Config) WithDefaults() Config {
 	c.Delivery.BreakerFailures = cmp.Or(c.Delivery.BreakerFailures, DefaultDeliveryBreakerFailures)
 	c.Delivery.BreakerCooldown = cmp.Or(c.Delivery.BreakerCooldown, DefaultDeliveryBreakerCooldown)
 
+	c.Audit.SealInterval = cmp.Or(c.Audit.SealInterval, DefaultAuditSealInterval)
+	c.Audit.CheckpointInterval = cmp.Or(c.Audit.CheckpointInterval, DefaultAuditCheckpointInterval)
+	c.Audit.BatchSize = cmp.Or(c.Audit.BatchSize, DefaultAuditBatchSize)
+
 	c.Shutdown.Grace = cmp.Or(c.Shutdown.Grace, DefaultShutdownGrace)
 
 	c.Log.Level = cmp.Or(c.Log.Level, DefaultLogLevel)
@@ -404,6 +512,16 @@ func (c Config) WithDefaults() Config {
 	c.Identity.Code = cmp.Or(c.Identity.Code, DefaultIdentityCode)
 	c.Identity.Name = cmp.Or(c.Identity.Name, DefaultIdentityName)
 	c.Identity.SystemID = cmp.Or(c.Identity.SystemID, DefaultIdentitySystemID)
+
+	c.Signatures.MaxSignatureBytes = cmp.Or(c.Signatures.MaxSignatureBytes, DefaultSignaturesMaxSignatureBytes)
+	if c.Signatures.Policy.Appeal == "" {
+		c.Signatures.Policy.Appeal = SignaturePolicyOff
+		if c.Signatures.TrustDir != "" {
+			c.Signatures.Policy.Appeal = DefaultSignaturesPolicyAppeal
+		}
+	}
+	c.Signatures.Policy.InfoRequest = cmp.Or(c.Signatures.Policy.InfoRequest, DefaultSignaturesPolicyInfoRequest)
+	c.Signatures.External.Timeout = cmp.Or(c.Signatures.External.Timeout, DefaultSignaturesExternalTimeout)
 
 	c.Clients = cloneOrNil(c.Clients)
 	c.Authorities = cloneOrNil(c.Authorities)

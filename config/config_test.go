@@ -53,6 +53,10 @@ func TestDefault(t *testing.T) {
 	require.Equal(t, 5, c.Delivery.BreakerFailures)
 	require.Equal(t, 30*time.Second, c.Delivery.BreakerCooldown)
 
+	require.Equal(t, time.Second, c.Audit.SealInterval)
+	require.Equal(t, 10*time.Minute, c.Audit.CheckpointInterval)
+	require.Equal(t, 1000, c.Audit.BatchSize)
+
 	require.Equal(t, 30*time.Second, c.Shutdown.Grace)
 	require.Equal(t, "info", c.Log.Level)
 	require.Equal(t, "json", c.Log.Format)

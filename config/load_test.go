@@ -138,6 +138,9 @@ func TestLoadEnvOverridesEveryKey(t *testing.T) {
 				env = "0.75"
 			case string:
 				env = "env_" + strings.ReplaceAll(k.path, ".", "_")
+			case bool:
+				f.SetBool(!v)
+				env = fmt.Sprint(!v)
 			default:
 				t.Fatalf("key %s has a type this test does not know: %T", k.path, v)
 			}
@@ -147,7 +150,7 @@ func TestLoadEnvOverridesEveryKey(t *testing.T) {
 		}
 		t.Setenv(EnvVar(k.path), env)
 	}
-	require.Equal(t, 40, scalars, "every scalar key is covered")
+	require.Equal(t, 52, scalars, "every scalar key is covered")
 
 	c, err := Load(path, nil)
 	require.NoError(t, err)
@@ -299,8 +302,11 @@ func TestExampleFile(t *testing.T) {
 	require.NoError(t, err)
 	require.NoError(t, c.Validate())
 
-	// The example sets every key to its default, except for the demo clients and authority.
+	// The example sets every key to its default, except for the demo clients and authority and the
+	// signature policy it recommends.
 	want := Default()
+	want.Signatures.TrustDir = "/etc/appealhub/trust"
+	want.Signatures.Policy.Appeal = SignaturePolicyRequired
 	want.Clients = []Client{
 		{ID: "demo-portal", Kind: ClientPortal, TokenSHA256: "eb1e8e79a793c44e863a8b636df80f36f80fd4539587320cb36e1ba84032a354"},
 		{ID: "demo-operator", Kind: ClientOperator, TokenSHA256: "61112491d046c3f6f8ab801f170d9b2d0c734a17ceff60dee92123fb507cfc3f"},

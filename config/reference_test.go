@@ -73,18 +73,22 @@ func reference(t *testing.T) string {
 			f := typ.Field(i)
 			path := prefix + tagName(f)
 			meaning, dflt := splitDefault(docs[typ.Name()+"."+f.Name])
+			var fv reflect.Value // the default; none inside list entries
+			if v.IsValid() {
+				fv = v.Field(i)
+			}
 			switch {
 			case f.Type.Kind() == reflect.Struct && f.Type != reflect.TypeFor[time.Duration]():
-				walk(f.Type, path+".", v.Field(i))
+				walk(f.Type, path+".", fv)
 			case f.Type.Kind() == reflect.Slice:
 				row(path, "`"+EnvVar(path)+"` (JSON array)", dflt, meaning)
 				walk(f.Type.Elem(), path+"[].", reflect.Value{})
 			default:
 				env := "`" + EnvVar(path) + "`"
-				if strings.HasSuffix(prefix, "[].") {
+				if !fv.IsValid() {
 					env = "—"
 				} else {
-					require.NoError(t, checkDocDefault(dflt, v.Field(i).Interface()), "doc comment of %s", path)
+					require.NoError(t, checkDocDefault(dflt, fv.Interface()), "doc comment of %s", path)
 				}
 				row(path, env, dflt, meaning)
 			}

@@ -133,6 +133,16 @@ func (c Config) Validate() error {
 	v.positive("delivery.breaker_failures", int64(c.Delivery.BreakerFailures))
 	v.positiveDuration("delivery.breaker_cooldown", c.Delivery.BreakerCooldown)
 
+	// audit
+	v.positiveDuration("audit.seal_interval", c.Audit.SealInterval)
+	v.positiveDuration("audit.checkpoint_interval", c.Audit.CheckpointInterval)
+	if c.Audit.CheckpointInterval < c.Audit.SealInterval && c.Audit.SealInterval > 0 && c.Audit.CheckpointInterval > 0 {
+		v.add("audit.checkpoint_interval", "must not be shorter than audit.seal_interval (%s)", c.Audit.SealInterval)
+	}
+	if c.Audit.BatchSize < 1 || c.Audit.BatchSize > 10000 {
+		v.add("audit.batch_size", "must be between 1 and 10000")
+	}
+
 	// shutdown
 	v.positiveDuration("shutdown.grace", c.Shutdown.Grace)
 
@@ -167,6 +177,9 @@ func (c Config) Validate() error {
 	if strings.TrimSpace(c.Identity.SystemID) == "" {
 		v.add("identity.system_id", "is required")
 	}
+	if (c.Identity.SigningKey == "") != (c.Identity.Certificate == "") {
+		v.add("identity.certificate", "signing_key and certificate are set together, or neither")
+	}
 
 	// log
 	v.oneOf("log.level", c.Log.Level, LogLevelDebug, LogLevelInfo, LogLevelWarn, LogLevelError)
@@ -174,6 +187,7 @@ func (c Config) Validate() error {
 
 	v.clients(c.Clients)
 	v.authorities(c.Authorities)
+	v.signatures(c)
 
 	if len(v.problems) == 0 {
 		return nil

@@ -91,6 +91,10 @@ func TestValidateRules(t *testing.T) {
 		{"JitterNegative", func(c *Config) { c.Delivery.BackoffJitter = -0.1 }, []string{"delivery.backoff_jitter: must be between 0 and 1"}},
 		{"BreakerFailuresNegative", func(c *Config) { c.Delivery.BreakerFailures = -1 }, []string{"delivery.breaker_failures: must be greater than 0"}},
 		{"BreakerCooldownNegative", func(c *Config) { c.Delivery.BreakerCooldown = -time.Second }, []string{"delivery.breaker_cooldown: must be a positive duration"}},
+		{"AuditBatchSize", func(c *Config) { c.Audit.BatchSize = -1 }, []string{"audit.batch_size: must be between 1 and 10000"}},
+		{"AuditCheckpointBeforeSeal", func(c *Config) { c.Audit.CheckpointInterval = 500 * time.Millisecond },
+			[]string{"audit.checkpoint_interval: must not be shorter than audit.seal_interval (1s)"}},
+		{"AuditNegativeSealInterval", func(c *Config) { c.Audit.SealInterval = -time.Second }, []string{"audit.seal_interval: must be a positive duration"}},
 		{"AuthorityLimits", func(c *Config) {
 			a := authority
 			a.Concurrency, a.RequestTimeout = 70000, -time.Second
@@ -105,6 +109,9 @@ func TestValidateRules(t *testing.T) {
 			c.Authorities = []Authority{a}
 		}, nil},
 		{"MaxAttemptsZero", func(c *Config) { c.Delivery.MaxAttempts = 0 }, []string{"delivery.max_attempts: must be greater than 0"}},
+		{"IdentityKeyWithoutCertificate", func(c *Config) { c.Identity.SigningKey = "/etc/appealhub/hub-key.pem" },
+			[]string{"identity.certificate: signing_key and certificate are set together, or neither"}},
+		{"IdentityKeyAndCertificate", func(c *Config) { c.Identity.SigningKey, c.Identity.Certificate = "k.pem", "c.pem" }, nil},
 		{"Grace", func(c *Config) { c.Shutdown.Grace = 0 }, []string{"shutdown.grace: must be a positive duration"}},
 		{"LogFormat", func(c *Config) { c.Log.Format = "text" }, []string{`log.format: must be one of json, console (got "text")`}},
 		{"ClientsValid", func(c *Config) {

@@ -17,10 +17,12 @@ import (
 	"appealhub/adapters/jsondoc"
 	"appealhub/adapters/sev1207"
 	"appealhub/config"
+	"appealhub/internal/audit"
 	"appealhub/internal/broker"
 	"appealhub/internal/clock"
 	"appealhub/internal/httpapi"
 	"appealhub/internal/lifecycle"
+	"appealhub/internal/receipt"
 	"appealhub/internal/store"
 	"appealhub/router/delivery"
 	"appealhub/router/intake"
@@ -68,6 +70,8 @@ type Hub struct {
 	publisher *broker.Publisher
 	consumer  *broker.Consumer
 	relay     *relay.Relay
+	sealer    *audit.Sealer
+	notary    *receipt.Notary
 	worker    *delivery.Worker
 	intake    *intake.Intake
 	tracker   *tracker.Tracker
@@ -85,7 +89,9 @@ type Hub struct {
 	stopOnce   sync.Once
 	// schemaCheckedAt is when the schema was last found current (UnixNano; 0: never).
 	schemaCheckedAt atomic.Int64
-	stopErr         error
+	// subscribedOnce is set once every authority subscription has had its first attempt.
+	subscribedOnce atomic.Bool
+	stopErr        error
 }
 
 // New opens the store, refuses a database schema older than the binary, and builds the hub. It does
@@ -123,6 +129,11 @@ func New(ctx context.Context, cfg config.Config, opts Options) (*Hub, error) {
 		}
 		transport = mux
 	}
+	verifier, err := NewSignatureVerifier(cfg.Signatures)
+	if err != nil {
+		_ = st.Close()
+		return nil, err
+	}
 	bcfg := broker.Config{URL: cfg.Broker.URL, Names: broker.Names{Prefix: cfg.Broker.Prefix},
 		QueueType: cfg.Broker.QueueType, DeliveryLimit: cfg.Broker.DeliveryLimit, Heartbeat: cfg.Broker.Heartbeat,
 		PublishTimeout: cfg.Broker.PublishTimeout, ReconnectMin: cfg.Broker.ReconnectMin,
@@ -143,12 +154,21 @@ func New(ctx context.Context, cfg config.Config, opts Options) (*Hub, error) {
 		h.syncEvery = DefaultAuthoritySync
 	}
 	h.adapters = reg
-	h.registry = h.newRegistry()
 	h.clock = clock.OrReal(opts.Clock)
+	h.registry = h.newRegistry()
 	h.tracker = tracker.New(st, opts.Clock, logger)
-	h.intake = intake.New(intake.Config{PublicURL: cfg.HTTP.PublicURL, Clock: opts.Clock}, st, recipient.New(st), logger)
+	h.intake = intake.New(intake.Config{PublicURL: cfg.HTTP.PublicURL, Clock: opts.Clock, Signatures: signaturePolicies(cfg),
+		Verifier: verifier}, st, recipient.New(st), logger)
 	h.relay = relay.New(relay.Config{BatchSize: cfg.Relay.BatchSize, PollInterval: cfg.Relay.PollInterval, Clock: opts.Clock},
 		st, &relayPublisher{pub: h.publisher}, logger)
+	notary, checkpointSigner, err := newNotary(cfg, st, opts.Clock, logger)
+	if err != nil {
+		_ = st.Close()
+		return nil, err
+	}
+	h.notary = notary
+	h.sealer = audit.NewSealer(st, audit.Config{SealInterval: cfg.Audit.SealInterval, CheckpointInterval: cfg.Audit.CheckpointInterval,
+		BatchSize: cfg.Audit.BatchSize, Clock: opts.Clock, Signer: checkpointSigner}, logger)
 	h.worker = delivery.New(delivery.Config{RequestTimeout: cfg.Delivery.RequestTimeout, MaxAttempts: cfg.Delivery.MaxAttempts,
 		BackoffBase: cfg.Delivery.BackoffBase, BackoffMax: cfg.Delivery.BackoffMax, BackoffJitter: cfg.Delivery.BackoffJitter,
 		BreakerFailures: cfg.Delivery.BreakerFailures, BreakerCooldown: cfg.Delivery.BreakerCooldown,
@@ -156,7 +176,7 @@ func New(ctx context.Context, cfg config.Config, opts Options) (*Hub, error) {
 	hcfg := httpapi.Config{Addr: cfg.HTTP.Addr, MaxBodyBytes: cfg.HTTP.MaxBodyBytes, ReadHeaderTimeout: cfg.HTTP.ReadHeaderTimeout,
 		ReadTimeout: cfg.HTTP.ReadTimeout, WriteTimeout: cfg.HTTP.WriteTimeout, IdleTimeout: cfg.HTTP.IdleTimeout}
 	handler := httpapi.NewHandler(hcfg, httpapi.Deps{Auth: h, Submitter: h, Cases: h, Ready: h, Authorities: h, Registry: h,
-		Delivery: h}, logger)
+		Delivery: h, Receipts: h}, logger)
 	h.http = httpapi.NewServer(hcfg, handler, logger)
 	return h, nil
 }
@@ -185,6 +205,12 @@ func (h *Hub) Start(ctx context.Context) error {
 	if err := h.relay.Start(ctx); err != nil {
 		return fmt.Errorf("start relay: %w", err)
 	}
+	if err := h.sealer.Start(ctx); err != nil {
+		return fmt.Errorf("start sealer: %w", err)
+	}
+	if err := h.notary.Start(ctx); err != nil {
+		return fmt.Errorf("start notary: %w", err)
+	}
 	h.syncLoop.Start(ctx, h.syncAuthoritiesEvery)
 	h.notifyLoop.Start(ctx, h.notifyOutbox)
 	if err := h.http.Start(ctx); err != nil {
@@ -212,6 +238,8 @@ func (h *Hub) Stop(ctx context.Context) error {
 		if err := h.relay.Stop(ctx); err != nil {
 			errs = append(errs, fmt.Errorf("stop relay: %w", err))
 		}
+		_ = h.sealer.Stop(ctx)
+		_ = h.notary.Stop(ctx)
 		if err := h.publisher.Stop(context.WithoutCancel(ctx)); err != nil {
 			errs = append(errs, fmt.Errorf("stop publisher: %w", err))
 		}
@@ -289,9 +317,23 @@ func (h *Hub) syncAuthoritiesEvery(ctx context.Context) {
 		case <-t.C:
 		case <-changed:
 		}
+		h.applyDueRegistryChanges(ctx)
 		if err := h.syncAuthorities(ctx); err != nil && ctx.Err() == nil {
 			h.logger.Warn("authority sync failed", zap.Error(err))
 		}
+	}
+}
+
+// applyDueRegistryChanges applies the registry changes scheduled for now or earlier (each exactly
+// once across hub processes; their NOTIFY makes every process sync, this one included).
+func (h *Hub) applyDueRegistryChanges(ctx context.Context) {
+	changes, err := h.registry.ApplyDue(ctx)
+	for _, c := range changes {
+		h.logger.Info("scheduled registry change", zap.String("authority", c.Code), zap.String("action", c.Action),
+			zap.Int64("history_id", c.ID))
+	}
+	if err != nil && ctx.Err() == nil {
+		h.logger.Warn("applying scheduled registry changes failed", zap.Error(err))
 	}
 }
 

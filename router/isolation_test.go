@@ -28,7 +28,7 @@ const (
 	isolationFloor = 200 * time.Millisecond
 )
 
-// TestBrokenAuthoritiesDoNotSlowTheOthers (issue 4, point 7): five healthy authorities, one whose
+// TestBrokenAuthoritiesDoNotSlowTheOthers: five healthy authorities, one whose
 // system hangs and one that answers 503 to everything. The same paced load to the healthy ones runs
 // twice in one hub: without traffic to the broken ones, then with the broken ones receiving
 // deliveries throughout. The healthy authorities' end-to-end p99 (delivered_at − received_at, from

@@ -279,6 +279,7 @@ func TestOpenAPIAgainstRunningHub(t *testing.T) {
 	sys := newRecordingSystem(t, sandbox.Options{Name: "push", Token: hubToken})
 	env := hubtest.NewEnv(t, map[string]string{push: sys.srv.URL + "/documents/" + push}, func(c *config.Config) {
 		c.HTTP.MaxBodyBytes = 16 << 10
+		c.Audit.SealInterval = 20 * time.Millisecond // receipts follow the sealing
 		for i := range c.Authorities {
 			if c.Authorities[i].Code == push {
 				c.Authorities[i].Token = hubToken
@@ -466,6 +467,32 @@ func TestOpenAPIAgainstRunningHub(t *testing.T) {
 	resp = api.do(t, call{method: http.MethodGet, path: "/v1/appeals/" + xmlReceipt.ID, token: env.Token, status: http.StatusOK})
 	require.Equal(t, schemas.StatusRegistered, decodeCase(t, resp.Body).Deliveries[0].Status)
 
+	// The hub-signed receipts of the push case: accepted, delivered, registered.
+	receipts := "/v1/appeals/" + pushReceipt.ID + "/receipts"
+	var signed struct {
+		Receipts []schemas.SignedReceipt `json:"receipts"`
+	}
+	waitFor(t, 30*time.Second, "the push case's three receipts", func() bool {
+		resp := api.do(t, call{method: http.MethodGet, path: receipts, token: env.Token, status: http.StatusOK})
+		require.NoError(t, json.Unmarshal(resp.Body, &signed))
+		return len(signed.Receipts) == 3
+	})
+	oneReceipt := receipts + "/" + signed.Receipts[2].ID
+	resp = api.do(t, call{method: http.MethodGet, path: oneReceipt, token: env.Token, status: http.StatusOK})
+	require.Contains(t, string(resp.Body), `"type":"registration"`)
+	resp = api.do(t, call{method: http.MethodGet, path: oneReceipt, token: env.Token,
+		header: map[string]string{"Accept": "application/pkcs7-mime"}, status: http.StatusOK})
+	require.Equal(t, signed.Receipts[2].CMS, resp.Body)
+	for _, cl := range []call{
+		{path: "/v1/appeals/0191d7a8-0000-7000-8000-000000000000/receipts", token: env.Token, status: http.StatusNotFound, code: schemas.CodeNotFound},
+		{path: receipts + "/0191d7a8-0000-7000-8000-000000000000", token: env.Token, status: http.StatusNotFound, code: schemas.CodeNotFound},
+		{path: receipts, invalid: true, status: http.StatusUnauthorized, code: schemas.CodeUnauthorized},
+		{path: oneReceipt, token: pullToken, status: http.StatusForbidden, code: schemas.CodeForbidden},
+	} {
+		cl.method = http.MethodGet
+		api.do(t, cl)
+	}
+
 	// The authority registry (operator tokens only) and the public directory (no token).
 	kmu := []byte(`{"code":"00000431","name":"Кабінет Міністрів України","short_name":"КМУ","kind":"central",` +
 		`"territory":"UA80000000000000000","topics":["*"],"accepts":["appeal","info_request"],"adapter":"json","reason":"seed"}`)
@@ -501,6 +528,21 @@ func TestOpenAPIAgainstRunningHub(t *testing.T) {
 	require.NoError(t, json.Unmarshal(resp.Body, &history))
 	require.Len(t, history.Changes, 5)
 	require.Equal(t, "ops", history.Changes[4].ChangedBy)
+	// Versions (ETag, If-Match) and a scheduled change, withdrawn before its time.
+	resp = api.do(t, call{method: http.MethodGet, path: "/v1/authorities/00000431", token: operatorToken, status: http.StatusOK})
+	api.do(t, call{method: http.MethodPatch, path: "/v1/authorities/00000431", token: operatorToken,
+		header: map[string]string{"Content-Type": "application/json", "If-Match": `"v999"`}, body: []byte(`{"it_contact":"x"}`),
+		status: http.StatusPreconditionFailed, code: schemas.CodeVersionConflict})
+	resp = api.do(t, call{method: http.MethodPost, path: "/v1/authorities/00000431/suspend", token: operatorToken,
+		header: map[string]string{"Content-Type": "application/json", "If-Match": resp.Header.Get("ETag")},
+		body:   []byte(`{"reason":"maintenance","effective_at":"2099-01-01T00:00:00Z"}`), status: http.StatusAccepted})
+	var scheduled schemas.Authority
+	require.NoError(t, json.Unmarshal(resp.Body, &scheduled))
+	require.Len(t, scheduled.Pending, 1)
+	pendingPath := fmt.Sprintf("/v1/authorities/00000431/pending/%d", scheduled.Pending[0].ID)
+	api.do(t, call{method: http.MethodDelete, path: pendingPath + "?reason=not+needed", token: operatorToken,
+		header: map[string]string{"If-Match": resp.Header.Get("ETag")}, status: http.StatusOK})
+	api.do(t, call{method: http.MethodDelete, path: pendingPath, token: operatorToken, status: http.StatusNotFound, code: schemas.CodeNotFound})
 	resp = api.do(t, call{method: http.MethodGet, path: "/v1/authorities/" + push + "/delivery", token: operatorToken, status: http.StatusOK})
 	require.Contains(t, string(resp.Body), `"breaker":"closed"`)
 	api.do(t, call{method: http.MethodGet, path: "/v1/authorities/19999990/delivery", token: operatorToken, status: http.StatusNotFound, code: schemas.CodeNotFound})

@@ -75,7 +75,26 @@ func (h *Hub) Ready(ctx context.Context) []httpapi.Check {
 		}
 		checks = append(checks, c)
 	}
-	return checks
+	return append(checks, h.subscriptionsCheck())
+}
+
+// subscriptionsCheck reports how far the authority queues are consumed. Until every subscription
+// made at start has had its first attempt (consumed, or failed and now retrying), the hub is not
+// ready: a load balancer must not count on a process whose consumers are still being set up
+// (with thousands of authorities this takes seconds). After that, a subscription that cannot
+// consume (its queue being re-declared, say) is reported in the detail but does not make the hub
+// unready: intake does not depend on it, and one broken authority must not take the hub down.
+func (h *Hub) subscriptionsCheck() httpapi.Check {
+	p := h.consumer.Progress()
+	c := httpapi.Check{Name: "subscriptions", OK: true}
+	if p.Consuming < p.Subscribed {
+		c.Detail = fmt.Sprintf("%d of %d authority queues consumed", p.Consuming, p.Subscribed)
+	}
+	if p.Untried == 0 {
+		h.subscribedOnce.Store(true)
+	}
+	c.OK = h.subscribedOnce.Load()
+	return c
 }
 
 // schemaRecheck is how long a successful schema check stands: migrations only move forward, so

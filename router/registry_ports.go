@@ -11,9 +11,10 @@ import (
 
 var _ httpapi.Registry = (*Hub)(nil)
 
-// newRegistry builds the authority registry over the hub's store, knowing the registered adapters.
+// newRegistry builds the authority registry over the hub's store, knowing the registered adapters,
+// on the hub's clock (which decides when scheduled changes are due).
 func (h *Hub) newRegistry() *registry.Service {
-	return registry.New(h.store, h.adapters.Names())
+	return registry.New(h.store, h.adapters.Names(), registry.WithClock(h.clock))
 }
 
 // Registry returns the hub's authority registry (for the CLI and tests).
@@ -35,23 +36,28 @@ func (h *Hub) AddAuthority(ctx context.Context, a schemas.Authority, m schemas.A
 }
 
 // UpdateAuthority changes some fields of an authority.
-func (h *Hub) UpdateAuthority(ctx context.Context, code string, p schemas.AuthorityPatch, m schemas.AuthorityChangeMeta) (schemas.Authority, error) {
+func (h *Hub) UpdateAuthority(ctx context.Context, code string, p schemas.AuthorityPatch, m schemas.AuthorityChangeMeta) (schemas.Authority, *schemas.PendingAuthorityChange, error) {
 	return h.registry.Update(ctx, code, p, m)
 }
 
 // SuspendAuthority suspends an authority.
-func (h *Hub) SuspendAuthority(ctx context.Context, code string, m schemas.AuthorityChangeMeta) (schemas.Authority, error) {
+func (h *Hub) SuspendAuthority(ctx context.Context, code string, m schemas.AuthorityChangeMeta) (schemas.Authority, *schemas.PendingAuthorityChange, error) {
 	return h.registry.Suspend(ctx, code, m)
 }
 
 // ResumeAuthority resumes a suspended authority.
-func (h *Hub) ResumeAuthority(ctx context.Context, code string, m schemas.AuthorityChangeMeta) (schemas.Authority, error) {
+func (h *Hub) ResumeAuthority(ctx context.Context, code string, m schemas.AuthorityChangeMeta) (schemas.Authority, *schemas.PendingAuthorityChange, error) {
 	return h.registry.Resume(ctx, code, m)
 }
 
 // CloseAuthority closes an authority, naming its successor if any.
-func (h *Hub) CloseAuthority(ctx context.Context, code, successor string, m schemas.AuthorityChangeMeta) (schemas.Authority, error) {
+func (h *Hub) CloseAuthority(ctx context.Context, code, successor string, m schemas.AuthorityChangeMeta) (schemas.Authority, *schemas.PendingAuthorityChange, error) {
 	return h.registry.Close(ctx, code, successor, m)
+}
+
+// CancelAuthorityChange withdraws a scheduled change of an authority.
+func (h *Hub) CancelAuthorityChange(ctx context.Context, code string, id int64, m schemas.AuthorityChangeMeta) (schemas.Authority, error) {
+	return h.registry.Cancel(ctx, code, id, m)
 }
 
 // AuthorityChanges returns an authority's history.

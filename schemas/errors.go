@@ -49,6 +49,41 @@ const (
 	// CodeMalformedMessage: a message from an authority's system is not acceptable in its format
 	// (not well-formed, wrong standard or version, a DTD, too deep, not a known message).
 	CodeMalformedMessage Code = "malformed_message"
+	// CodeVersionConflict: the change names a version of the resource (If-Match, or a version
+	// field) that is not its current one: someone changed it since it was read.
+	CodeVersionConflict Code = "version_conflict"
+	// CodeSignatureRequired: the policy requires a signature of the text and of every attachment,
+	// and one of them has no cades-detached signature (an attachment without an id cannot have one).
+	CodeSignatureRequired Code = "signature_required"
+	// CodeSignatureTooLarge: a signature exceeds signatures.max_signature_bytes, or carries more
+	// certificates or CRLs than the verifier takes.
+	CodeSignatureTooLarge Code = "signature_too_large"
+	// CodeSignatureMalformed: a signature is not one strict-DER CAdES-BES SignedData with one signer.
+	CodeSignatureMalformed Code = "signature_malformed"
+	// CodeDigestMismatch: a signature does not sign the bytes it is given for (changed content, or
+	// another document's signature), or its value does not verify.
+	CodeDigestMismatch Code = "digest_mismatch"
+	// CodeSignerMismatch: a signature's signing-certificate attribute names another certificate than
+	// the one it was made with.
+	CodeSignerMismatch Code = "signer_mismatch"
+	// CodeWeakAlgorithm: a signature uses a refused algorithm (SHA-1, MD5, RSA under 2048 bits).
+	CodeWeakAlgorithm Code = "weak_algorithm"
+	// CodeUnsupportedAlgorithm: a signature uses an algorithm the hub does not verify (DSTU 4145
+	// without the external verifier, other curves, Ed25519, unknown OIDs).
+	CodeUnsupportedAlgorithm Code = "unsupported_algorithm"
+	// CodeBadKeyUsage: the signer certificate is not for signing documents (no nonRepudiation, a CA
+	// or a TLS server certificate).
+	CodeBadKeyUsage Code = "bad_key_usage"
+	// CodeCertificateExpired: a certificate of the signer's chain is not valid when the hub received
+	// the signature.
+	CodeCertificateExpired Code = "certificate_expired"
+	// CodeUntrustedChain: the signer certificate does not chain to a trusted certification authority.
+	CodeUntrustedChain Code = "untrusted_chain"
+	// CodeCertificateRevoked: a certificate of the signer's chain is revoked.
+	CodeCertificateRevoked Code = "certificate_revoked"
+	// CodeRevocationUnknown: CRLs are required and a certificate of the signer's chain has no current
+	// one at the hub; retry later.
+	CodeRevocationUnknown Code = "revocation_unknown"
 	// CodeShuttingDown: this hub process is draining before it stops; retry (another process).
 	CodeShuttingDown Code = "shutting_down"
 	// CodeServiceUnavailable: a dependency (database, broker) is down; retry later.
@@ -64,7 +99,10 @@ func Codes() []Code {
 		CodeBodyTooLarge, CodeUnsupportedMediaType, CodeUnauthorized, CodeForbidden, CodeNotFound,
 		CodeMethodNotAllowed, CodeIdempotencyKeyMissing, CodeIdempotencyKeyReused, CodeUnknownAddressee,
 		CodeAddresseeInactive, CodeRoutingUnavailable, CodeMalformedMessage, CodeShuttingDown, CodeServiceUnavailable,
-		CodeInternal,
+		CodeInternal, CodeVersionConflict,
+		CodeSignatureRequired, CodeSignatureTooLarge, CodeSignatureMalformed, CodeDigestMismatch, CodeSignerMismatch,
+		CodeWeakAlgorithm, CodeUnsupportedAlgorithm, CodeBadKeyUsage, CodeCertificateExpired, CodeUntrustedChain,
+		CodeCertificateRevoked, CodeRevocationUnknown,
 	}
 }
 

@@ -26,6 +26,8 @@ type NewCase struct {
 	TraceParent    string
 	ReceivedAt     time.Time
 	Deliveries     []NewDelivery
+	// Signatures are the signatures intake verified, stored with the case in the same transaction.
+	Signatures []VerifiedSignature
 }
 
 // NewDelivery is one addressee of a new case.
@@ -78,6 +80,8 @@ type DeliveryTask struct {
 	ReceivedAt     time.Time
 	Body           []byte
 	TraceParent    string
+	// Signatures are the signatures intake verified, with their signers' facts.
+	Signatures []VerifiedSignature
 	// The authority's connection, from the registry.
 	AuthorityStatus string
 	Mode            string // push or pull

@@ -1,6 +1,7 @@
 package schemas
 
 import (
+	"encoding/json"
 	"time"
 )
 
@@ -49,6 +50,67 @@ type Signature struct {
 	Of     string `json:"of"`
 	Format string `json:"format"`
 	Value  []byte `json:"value"`
+}
+
+// Signature formats (Signature.Format) and the "of" of a signature over the appeal's text.
+const (
+	// SignatureCAdESDetached is a detached CMS SignedData (CAdES-BES), DER: the format intake
+	// verifies.
+	SignatureCAdESDetached = "cades-detached"
+	// SignatureXAdESEnveloped is an enveloped XML signature: kept and delivered, never verified.
+	SignatureXAdESEnveloped = "xades-enveloped"
+	// SignatureOfText is the "of" of a signature over the UTF-8 bytes of the submission's text.
+	SignatureOfText = "text"
+)
+
+// Signer is what a verified signature says about its signer: the facts the hub stores with the
+// case and delivers with it (internal/signature fills them; docs/signatures.md). Subject, Issuer
+// and TaxNumber are personal data: never log them (CertificateSHA256 names the certificate in
+// logs). The JSON names are stored and delivered: never rename one.
+type Signer struct {
+	// Subject is the signer certificate's subject, RFC 2253-like ("SERIALNUMBER=TINUA-…,CN=…").
+	Subject string `json:"subject"`
+	// Issuer is the signer certificate's issuer, in the same form.
+	Issuer string `json:"issuer"`
+	// SerialNumber is the signer certificate's serial number in lower-case hex.
+	SerialNumber string    `json:"serial_number"`
+	NotBefore    time.Time `json:"not_before"`
+	NotAfter     time.Time `json:"not_after"`
+	// TaxNumber is the РНОКПП (10 digits) the certificate carries, "" when it carries none.
+	TaxNumber string `json:"tax_number,omitempty"`
+	// DigestAlgorithm and SignatureAlgorithm are the algorithms' stable names ("sha256",
+	// "ecdsa-p256", …, or the external verifier's, e.g. "gost34311", "dstu4145").
+	DigestAlgorithm    string `json:"digest_algorithm"`
+	SignatureAlgorithm string `json:"signature_algorithm"`
+	// CertificateSHA256 is the SHA-256 of the signer certificate's DER, lower-case hex.
+	CertificateSHA256 string `json:"certificate_sha256"`
+	// ClaimedSigningTime is the signer's signingTime attribute: a claim, never trusted. Absent when
+	// the signature has none.
+	ClaimedSigningTime *time.Time `json:"claimed_signing_time,omitempty"`
+	// Revocation is RevocationGood or RevocationUnchecked.
+	Revocation string `json:"revocation"`
+}
+
+// Revocation states of Signer.Revocation (stored: never rename one).
+const (
+	// RevocationGood: every certificate of the chain below the trust anchor was checked against a
+	// current CRL of its issuer.
+	RevocationGood = "good"
+	// RevocationUnchecked: some certificate had no current CRL and CRLs were not required.
+	RevocationUnchecked = "unchecked"
+)
+
+// VerifiedSignature is one signature of a submission that intake verified, with its signer's facts.
+type VerifiedSignature struct {
+	// Index is the signature's position in the submission's signatures: its JSON pointer is
+	// /signatures/<index>.
+	Index int `json:"index"`
+	// Of is "text" or the id of the attachment the signature signs.
+	Of string `json:"of"`
+	// Format is the signature's format (SignatureCAdESDetached).
+	Format string `json:"format"`
+	// Signer is what the signature says about its signer.
+	Signer Signer `json:"signer"`
 }
 
 // Submission is what the portal sends: POST /v1/appeals. Its JSON Schema is
@@ -108,6 +170,33 @@ type Receipt struct {
 	ReceivedAt     time.Time `json:"received_at"`
 }
 
+// EvidenceType is what a hub-signed receipt attests, after the evidence of ETSI EN 319 522
+// (registered electronic delivery). The values are stored and shown: never rename one.
+type EvidenceType string
+
+const (
+	// EvidenceSubmissionAcceptance: the hub accepted the submission (its bytes and documents).
+	EvidenceSubmissionAcceptance EvidenceType = "submission_acceptance"
+	// EvidenceDelivery: the hub delivered the case to the authority's document system.
+	EvidenceDelivery EvidenceType = "delivery"
+	// EvidenceRegistration: the authority reported that it registered the case.
+	EvidenceRegistration EvidenceType = "registration"
+)
+
+// SignedReceipt is a hub-signed receipt as the portal sees it: GET /v1/appeals/{id}/receipts.
+// docs/receipts.md describes Content and how to verify CMS.
+type SignedReceipt struct {
+	ID         string       `json:"id"`
+	Type       EvidenceType `json:"type"`
+	AppealID   string       `json:"appeal_id"`
+	DeliveryID string       `json:"delivery_id,omitempty"`
+	CreatedAt  time.Time    `json:"created_at"`
+	// Content is the signed JSON object, byte for byte as signed.
+	Content json.RawMessage `json:"content"`
+	// CMS is the DER CMS SignedData (CAdES-BES) that encapsulates Content (base64 in JSON).
+	CMS []byte `json:"cms"`
+}
+
 // Case is a stored case as the portal sees it: GET /v1/appeals/{id}.
 type Case struct {
 	ID             string     `json:"id"`
@@ -117,6 +206,9 @@ type Case struct {
 	ReceivedAt     time.Time  `json:"received_at"`
 	Deliveries     []Delivery `json:"deliveries"`
 	Events         []Event    `json:"events"`
+	// Signatures are the submission's signatures that intake verified, with their signers' facts,
+	// in submission order; empty when none was verified (none given, or the policy is off).
+	Signatures []VerifiedSignature `json:"signatures"`
 }
 
 // Delivery is one case addressed to one authority. Its ID is the idempotency key the authority sees,

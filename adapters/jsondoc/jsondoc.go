@@ -8,7 +8,13 @@
 //	 "authority":"…","attempt":1,"received_at":"2026-01-02T03:04:05Z","submission":{…}}
 //
 // where submission is the portal's submission byte for byte (never re-encoded, so whatever the
-// citizen signed stays intact). The system answers a push with an empty body (received, not yet
+// citizen signed stays intact). When the hub verified signatures of the submission, the envelope
+// also carries "verified_signatures": for each, its index in submission.signatures, its "of" and
+// format, and the signer's facts (docs/signatures.md):
+//
+//	"verified_signatures":[{"index":0,"of":"text","format":"cades-detached","signer":{"subject":"…",…}}]
+//
+// placed before "submission". The system answers a push with an empty body (received, not yet
 // confirmed: the delivery is "sent") or with
 //
 //	{"status":"delivered"|"accepted","registration_number":"…","registered_at":"…","reference":"…"}
@@ -85,6 +91,9 @@ type Envelope struct {
 	Authority      string    `json:"authority"`
 	Attempt        int       `json:"attempt"`
 	ReceivedAt     time.Time `json:"received_at"`
+	// VerifiedSignatures are the submission's signatures the hub verified, with their signers'
+	// facts; absent when none was verified.
+	VerifiedSignatures []schemas.VerifiedSignature `json:"verified_signatures,omitempty"`
 	// Submission is the portal's submission exactly as it appears in the document.
 	Submission json.RawMessage `json:"submission"`
 }
@@ -121,6 +130,8 @@ type header struct {
 	Authority      string `json:"authority"`
 	Attempt        int    `json:"attempt"`
 	ReceivedAt     string `json:"received_at"`
+	// VerifiedSignatures are the signer facts, next to the submission whose signatures they describe.
+	VerifiedSignatures []schemas.VerifiedSignature `json:"verified_signatures,omitempty"`
 }
 
 func encode(doc adapters.Document) ([]byte, error) {
@@ -164,6 +175,8 @@ func encode(doc adapters.Document) ([]byte, error) {
 		Authority:      doc.Authority,
 		Attempt:        doc.Attempt,
 		ReceivedAt:     doc.ReceivedAt.UTC().Format(time.RFC3339Nano),
+
+		VerifiedSignatures: doc.Signatures,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("marshal header: %w", err)
@@ -205,6 +218,8 @@ func decodeDocument(body []byte) (Envelope, error) {
 		"attempt":         &env.Attempt,
 		"received_at":     &env.ReceivedAt,
 		"submission":      &env.Submission,
+
+		"verified_signatures": &env.VerifiedSignatures,
 	}
 	seen := make(map[string]bool, len(fields))
 
@@ -251,6 +266,11 @@ func decodeDocument(body []byte) (Envelope, error) {
 		return Envelope{}, errors.New("missing delivery_id")
 	case env.Attempt < 0:
 		return Envelope{}, fmt.Errorf("attempt %d: must not be negative", env.Attempt)
+	}
+	for i, v := range env.VerifiedSignatures {
+		if v.Index < 0 || v.Of == "" {
+			return Envelope{}, fmt.Errorf("verified_signatures[%d]: needs an index of at least 0 and an of", i)
+		}
 	}
 	env.Submission = bytes.TrimSpace(env.Submission)
 	if len(env.Submission) == 0 || env.Submission[0] != '{' {

@@ -2,10 +2,14 @@ package main
 
 import (
 	"bytes"
+	"encoding/json"
 	"os"
 	"path/filepath"
+	"regexp"
+	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 
@@ -97,7 +101,7 @@ func TestAuthorityRegistryCommands(t *testing.T) {
 		"--parent", "00000431", "--territory", "UA80000000000000000", "--topics", "testing;quality",
 		"--accepts", "appeal", "--adapter", "json", "--reason", "new body")
 	require.NoError(t, err, errOut)
-	require.Equal(t, "added 44444442 Державне агентство тестування (central, active)\n", out)
+	require.Equal(t, "added 44444442 Державне агентство тестування (central, active, version 1)\n", out)
 
 	_, errOut, err = cli.run("add", "44444443", "--name", "X", "--kind", "ministry", "--territory", "UA8", "--adapter", "json")
 	require.Error(t, err)
@@ -109,10 +113,19 @@ func TestAuthorityRegistryCommands(t *testing.T) {
 	tokenEnv := "APPEALHUB_TEST_TOKEN_" + strings.ToUpper(cli.schema)
 	require.NoError(t, os.Setenv(tokenEnv, "s3cret"))
 	t.Cleanup(func() { _ = os.Unsetenv(tokenEnv) })
-	_, errOut, err = cli.run("update", "44444442", "--short-name", "ДАТ", "--token-env", tokenEnv, "--endpoint", "https://dat.example/in")
+	_, errOut, err = cli.run("update", "44444442", "--short-name", "ДАТ", "--token-env", tokenEnv, "--endpoint", "https://dat.example/in",
+		"--subsystem", "dat.sed", "--calendar", "UA", "--concurrency", "3", "--request-timeout", "45s")
 	require.NoError(t, err, errOut)
+	_, errOut, err = cli.run("update", "44444442", "--concurrency", "300", "--request-timeout", "1h", "--subsystem", "a b")
+	require.Error(t, err)
+	require.Contains(t, errOut, "concurrency: must be from 1 to 256")
+	require.Contains(t, errOut, "request_timeout: must be from 100ms to 10m0s")
+	require.Contains(t, errOut, "subsystem: must be 1 to 64")
+	_, _, err = cli.run("update", "44444442", "--request-timeout", "soon")
+	require.ErrorContains(t, err, "--request-timeout: must be a duration")
+	// Effective in the past: applied at once, with its effective time recorded.
 	for _, args := range [][]string{{"suspend", "44444442", "--reason", "maintenance"}, {"resume", "44444442"},
-		{"close", "44444442", "--successor", "19863933", "--reason", "merged", "--effective-at", "2027-01-01T00:00:00Z"}} {
+		{"close", "44444442", "--successor", "19863933", "--reason", "merged", "--effective-at", "2026-01-01T00:00:00Z"}} {
 		_, errOut, err := cli.run(args...)
 		require.NoError(t, err, errOut)
 	}
@@ -123,6 +136,9 @@ func TestAuthorityRegistryCommands(t *testing.T) {
 	require.Equal(t, "ДАТ", a.ShortName)
 	require.Equal(t, "s3cret", a.Token)
 	require.Equal(t, []string{"testing", "quality"}, a.Topics)
+	require.Equal(t, "dat.sed", a.Subsystem)
+	require.Equal(t, 3, a.Concurrency)
+	require.Equal(t, schemas.Duration(45*time.Second), a.RequestTimeout)
 	h, err := cli.store.AuthorityHistory(t.Context(), "44444442")
 	require.NoError(t, err)
 	var actions []string
@@ -131,7 +147,7 @@ func TestAuthorityRegistryCommands(t *testing.T) {
 		require.True(t, strings.HasPrefix(c.ChangedBy, "cli:"))
 	}
 	require.Equal(t, []string{"add", "update", "suspend", "resume", "close"}, actions)
-	require.Equal(t, "2027-01-01T00:00:00Z", h[4].EffectiveAt.Format("2006-01-02T15:04:05Z07:00"))
+	require.Equal(t, "2026-01-01T00:00:00Z", h[4].EffectiveAt.Format("2006-01-02T15:04:05Z07:00"))
 
 	_, _, err = cli.run("suspend", "99999997")
 	require.ErrorContains(t, err, "not_found")
@@ -152,5 +168,62 @@ func TestAuthorityRegistryCommands(t *testing.T) {
 		require.NoError(t, err)
 		require.Equal(t, "closed", b.Status)
 		require.Equal(t, "https://dat.example/in", b.Endpoint)
+		require.Equal(t, 3, b.Concurrency)
+		require.Equal(t, schemas.Duration(45*time.Second), b.RequestTimeout)
+		require.Equal(t, "dat.sed", b.Subsystem)
 	}
+}
+
+func TestAuthorityScheduleCancelAndVersions(t *testing.T) {
+	t.Parallel()
+	cli := newRegistryCLI(t)
+	_, errOut, err := cli.run("import", fixtureCSV)
+	require.NoError(t, err, errOut)
+	const code = "42037682"
+
+	// --if-version: the change is made only against the entry's current version.
+	_, errOut, err = cli.run("update", code, "--it-contact", "it@mon.example", "--if-version", "2")
+	require.ErrorContains(t, err, "version_conflict")
+	require.Empty(t, errOut)
+	out, errOut, err := cli.run("update", code, "--it-contact", "it@mon.example", "--if-version", "1")
+	require.NoError(t, err, errOut)
+	require.Contains(t, out, "version 2")
+
+	// A later --effective-at schedules the change; show lists it; cancel withdraws it.
+	out, errOut, err = cli.run("suspend", code, "--effective-at", "2099-01-01T00:00:00Z", "--reason", "maintenance", "--if-version", "2")
+	require.NoError(t, err, errOut)
+	m := regexp.MustCompile(`^scheduled suspend of 42037682 for 2099-01-01T00:00:00Z as change ([0-9]+) \(withdraw it with: appealhub authority cancel 42037682 ([0-9]+)\)\n$`).FindStringSubmatch(out)
+	require.NotNil(t, m, out)
+	require.Equal(t, m[1], m[2])
+	out, errOut, err = cli.run("show", code)
+	require.NoError(t, err, errOut)
+	var shown schemas.Authority
+	require.NoError(t, json.Unmarshal([]byte(out), &shown))
+	require.Equal(t, "active", shown.Status, "not suspended yet")
+	require.Equal(t, int64(3), shown.Version)
+	require.Len(t, shown.Pending, 1)
+	require.Equal(t, m[1], strconv.FormatInt(shown.Pending[0].ID, 10))
+	require.Equal(t, "maintenance", shown.Pending[0].Reason)
+
+	_, _, err = cli.run("cancel", code, m[1], "--if-version", "2")
+	require.ErrorContains(t, err, "version_conflict")
+	out, errOut, err = cli.run("cancel", code, m[1], "--reason", "not needed")
+	require.NoError(t, err, errOut)
+	require.Equal(t, "cancelled change "+m[1]+" of 42037682 Міністерство освіти і науки України (central, active, version 4)\n", out)
+	_, _, err = cli.run("cancel", code, m[1])
+	require.ErrorContains(t, err, "not_found")
+	_, _, err = cli.run("cancel", code, "x")
+	require.ErrorContains(t, err, "ID must be")
+	_, _, err = cli.run("show", "99999997")
+	require.ErrorContains(t, err, "not_found")
+
+	h, err := cli.store.AuthorityHistory(t.Context(), code)
+	require.NoError(t, err)
+	var actions []string
+	for _, c := range h {
+		actions = append(actions, c.Action)
+	}
+	require.Equal(t, []string{"import", "update", "schedule", "cancel"}, actions)
+	require.Equal(t, "2099-01-01T00:00:00Z", h[2].EffectiveAt.Format(time.RFC3339))
+	require.Equal(t, "not needed", h[3].Reason)
 }

@@ -11,6 +11,8 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"os"
+	"path/filepath"
 	"sort"
 	"strings"
 	"sync"
@@ -33,6 +35,7 @@ type demoOptions struct {
 	timeout                    time.Duration
 	exitWhenDone               bool
 	registerAfter, answerAfter time.Duration
+	dataDir                    string
 }
 
 func newDemoCommand() *cobra.Command {
@@ -43,7 +46,11 @@ func newDemoCommand() *cobra.Command {
 		Long: `Migrate the database, start two sandbox document systems, register the sample authorities (those
 speaking JSON on sandbox A, the others on sandbox B), start the hub, submit the sample submissions
 through the portal API, and print each delivery's progress until all are delivered. The hub then
-keeps serving until Ctrl-C, which shuts it down gracefully.`,
+keeps serving until Ctrl-C, which shuts it down gracefully.
+
+A throwaway certification authority and citizen, made at start, sign every sample's text and
+attachments; the hub trusts that authority only and requires signed appeals, and the progress shows
+the verified signatures of each case.`,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			cfg, err := loadConfig(cmd)
 			if err != nil {
@@ -59,6 +66,7 @@ keeps serving until Ctrl-C, which shuts it down gracefully.`,
 	cmd.Flags().BoolVar(&o.exitWhenDone, "exit-when-done", false, "stop once every delivery is answered or refused (for scripts)")
 	cmd.Flags().DurationVar(&o.registerAfter, "register-after", time.Second, "how long the sandbox offices take to register")
 	cmd.Flags().DurationVar(&o.answerAfter, "answer-after", 3*time.Second, "how long the sandbox offices take to answer after registering")
+	cmd.Flags().StringVar(&o.dataDir, "data-dir", filepath.Join(os.TempDir(), "appealhub-demo"), "where the demo keeps the hub's throwaway signing identity (hub-ca.pem verifies its receipts)")
 	return cmd
 }
 
@@ -78,6 +86,27 @@ func runDemo(ctx context.Context, cfg config.Config, o demoOptions, stdout, stde
 	}
 	_, err = st.Migrate(ctx)
 	_ = st.Close()
+	if err != nil {
+		return err
+	}
+
+	// A throwaway citizen signs every sample; the hub trusts only the citizen's CA and requires
+	// signed appeals (signed information requests are verified too).
+	tmp, err := os.MkdirTemp("", "appealhub-demo-")
+	if err != nil {
+		return fmt.Errorf("demo directory: %w", err)
+	}
+	defer func() { _ = os.RemoveAll(tmp) }()
+	cfg.Signatures.TrustDir = filepath.Join(tmp, "trust")
+	citizen, err := demo.NewCitizen(cfg.Signatures.TrustDir, time.Now())
+	if err != nil {
+		return err
+	}
+	cfg.Signatures.Policy.Appeal = config.SignaturePolicyRequired
+	cfg.Signatures.Policy.InfoRequest = config.SignaturePolicyOptional
+
+	// The hub signs receipts with a throwaway identity kept in the data directory.
+	hubCA, err := demoIdentity(&cfg, o.dataDir)
 	if err != nil {
 		return err
 	}
@@ -166,7 +195,7 @@ func runDemo(ctx context.Context, cfg config.Config, o demoOptions, stdout, stde
 	for _, a := range auths {
 		names[a.Code] = a.ShortName
 	}
-	cases, err := submitSamples(ctx, base, token, stdout)
+	cases, err := submitSamples(ctx, base, token, citizen, stdout)
 	if err != nil {
 		return err
 	}
@@ -175,6 +204,7 @@ func runDemo(ctx context.Context, cfg config.Config, o demoOptions, stdout, stde
 	}
 	fmt.Fprintf(stdout, "\nPortal API: %s/v1/appeals  (Authorization: Bearer %s)\n", base, token)
 	fmt.Fprintf(stdout, "Ledgers of the sandbox systems: http://%s/ledger  http://%s/ledger\n", o.sandboxA, o.sandboxB)
+	printReceiptHint(ctx, stdout, base, token, cases, hubCA)
 	if o.exitWhenDone {
 		return nil
 	}
@@ -212,15 +242,20 @@ func waitHTTP(ctx context.Context, url string, failed <-chan error) error {
 	return fmt.Errorf("%s did not answer within 10s", url)
 }
 
-// submitSamples posts every sample submission as the portal would and returns the receipts.
-func submitSamples(ctx context.Context, base, token string, stdout io.Writer) ([]schemas.Receipt, error) {
+// submitSamples posts every sample submission, signed by citizen, as the portal would and returns
+// the receipts.
+func submitSamples(ctx context.Context, base, token string, citizen *demo.Citizen, stdout io.Writer) ([]schemas.Receipt, error) {
 	subs, err := demo.Submissions()
 	if err != nil {
 		return nil, err
 	}
 	run := time.Now().UTC().Format("20060102T150405.000")
 	var out []schemas.Receipt
-	for i, body := range subs {
+	for i, sample := range subs {
+		body, err := citizen.Sign(sample, time.Now())
+		if err != nil {
+			return nil, err
+		}
 		req, err := http.NewRequestWithContext(ctx, http.MethodPost, base+"/v1/appeals", bytes.NewReader(body))
 		if err != nil {
 			return nil, err
@@ -252,6 +287,7 @@ func submitSamples(ctx context.Context, base, token string, stdout io.Writer) ([
 func followCases(ctx context.Context, base, token string, receipts []schemas.Receipt, names map[string]string,
 	timeout time.Duration, stdout io.Writer) error {
 	last := map[string]schemas.DeliveryStatus{}
+	signersShown := map[string]bool{}
 	deadline := time.Now().Add(timeout)
 	for {
 		pending := 0
@@ -260,6 +296,10 @@ func followCases(ctx context.Context, base, token string, receipts []schemas.Rec
 			c, err := getCase(ctx, base, token, r.ID)
 			if err != nil {
 				return err
+			}
+			if !signersShown[c.ID] {
+				signersShown[c.ID] = true
+				lines = append(lines, fmt.Sprintf("%-18s %s", c.TrackingNumber, signersLine(c.Signatures)))
 			}
 			for _, d := range c.Deliveries {
 				if d.Status != schemas.StatusAnswered && d.Status != schemas.StatusRefused {
@@ -305,6 +345,21 @@ func followCases(ctx context.Context, base, token string, receipts []schemas.Rec
 		case <-time.After(200 * time.Millisecond):
 		}
 	}
+}
+
+// signersLine tells which parts of a case carry a verified signature and by which certificate, with
+// its algorithm and revocation state; the signer's name and tax number are personal data and not
+// shown.
+func signersLine(sigs []schemas.VerifiedSignature) string {
+	if len(sigs) == 0 {
+		return "no verified signature"
+	}
+	parts := make([]string, 0, len(sigs))
+	for _, s := range sigs {
+		parts = append(parts, fmt.Sprintf("%s by certificate %.12s… (%s, %s, revocation %s)", s.Of,
+			s.Signer.CertificateSHA256, s.Signer.SignatureAlgorithm, s.Signer.DigestAlgorithm, s.Signer.Revocation))
+	}
+	return "signed: " + strings.Join(parts, "; ")
 }
 
 func getCase(ctx context.Context, base, token, id string) (schemas.Case, error) {

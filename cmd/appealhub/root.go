@@ -29,6 +29,8 @@ func newRootCommand(stdout, stderr io.Writer) *cobra.Command {
 		newDemoCommand(),
 		newClientCommand(),
 		newAuthorityCommand(),
+		newAuditCommand(),
+		newReceiptCommand(),
 	)
 	return root
 }

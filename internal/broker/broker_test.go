@@ -262,8 +262,8 @@ func TestPublisherReconnects(t *testing.T) {
 	queue := b.cfg.Names.AuthorityQueue("a")
 	requireAllConfirmed(t, b.pub.PublishBatch(t.Context(), []broker.Message{msg("a", "before")}))
 
-	// An operator deletes the queue, then the connection drops: the reconnect must re-declare
-	// the authority without EnsureAuthority being called again.
+	// An operator deletes the queue, then the connection drops: after the reconnect the next
+	// EnsureAuthority (the relay calls it before every batch) declares the queue again.
 	require.NoError(t, broker.DeleteQueueForTest(t.Context(), b.cfg, queue))
 	since := b.pub.Status().Since
 	require.NoError(t, broker.ClosePublisherConnection(b.pub))
@@ -273,6 +273,7 @@ func TestPublisherReconnects(t *testing.T) {
 	}, waitFor, tick, "publisher never reconnected")
 	require.NotEmpty(t, b.pub.Status().LastError)
 
+	require.NoError(t, b.pub.EnsureAuthority(t.Context(), "a"))
 	requireAllConfirmed(t, b.pub.PublishBatch(t.Context(), []broker.Message{msg("a", "after")}))
 	waitDepth(t, b.cfg, queue, 1)
 	_, _, ok := brokertest.Get(t, b.cfg, queue)
@@ -649,7 +650,8 @@ func TestPublisherRecoversFromChannelException(t *testing.T) {
 	t.Logf("publish to a deleted exchange: %v", errs[0])
 
 	require.Eventually(t, func() bool {
-		return b.pub.PublishBatch(t.Context(), []broker.Message{msg("a", "m1")})[0] == nil
+		return b.pub.EnsureAuthority(t.Context(), "a") == nil &&
+			b.pub.PublishBatch(t.Context(), []broker.Message{msg("a", "m1")})[0] == nil
 	}, waitFor, 50*time.Millisecond, "publisher never recovered")
 	waitDepth(t, b.cfg, queue, 1)
 }

@@ -78,13 +78,16 @@ type Consumer struct {
 	handlerCtx    context.Context
 	handlerCancel context.CancelCauseFunc
 
+	decl *declarer // declares authority queues on a connection of its own
+
 	mu       sync.Mutex
 	subs     map[string]subscription
-	shards   []*shard          // never shrinks; shards[0] exists from NewConsumer on
-	assign   map[string]*shard // code → its shard (see consumer_shard.go)
-	started  bool              // Start has started the shards' supervisors
-	draining bool              // Stop has begun
-	drainCh  chan struct{}     // closed when Stop begins
+	tried    map[string]struct{} // codes whose runner has consumed or failed at least once
+	shards   []*shard            // never shrinks; shards[0] exists from NewConsumer on
+	assign   map[string]*shard   // code → its shard (see consumer_shard.go)
+	started  bool                // Start has started the shards' supervisors
+	draining bool                // Stop has begun
+	drainCh  chan struct{}       // closed when Stop begins
 	runners  sync.WaitGroup
 
 	stopOnce sync.Once
@@ -135,11 +138,13 @@ func NewConsumer(cfg Config, logger *zap.Logger) *Consumer {
 		handlerCtx:    hctx,
 		handlerCancel: hcancel,
 		subs:          make(map[string]subscription),
+		tried:         make(map[string]struct{}),
 		assign:        make(map[string]*shard),
 		drainCh:       make(chan struct{}),
 		stopped:       make(chan struct{}),
 	}
 	c.shards = []*shard{c.newShard(0)}
+	c.decl = newDeclarer(cfg, "consume.declare", c.log)
 	return c
 }
 
@@ -159,6 +164,9 @@ func (c *Consumer) Start(ctx context.Context) error {
 		return fmt.Errorf("start consumer: %w", ErrStopped)
 	}
 	c.started = true
+	if err := c.decl.sup.start(); err != nil {
+		return fmt.Errorf("start consumer: %w", err)
+	}
 	for _, sh := range c.shards {
 		if err := sh.sup.start(); err != nil {
 			return fmt.Errorf("start consumer: %w", err)
@@ -203,6 +211,7 @@ func (c *Consumer) stop(ctx context.Context) error {
 	}
 	c.handlerCancel(errStopping)
 	var sups sync.WaitGroup
+	sups.Go(c.decl.sup.stop)
 	for _, sh := range shards {
 		sups.Go(sh.sup.stop)
 	}
@@ -317,10 +326,11 @@ func (c *Consumer) run(sess *consSession, r *runner) {
 			return
 		}
 		err := c.consume(sess, r, sub)
-		if err == nil {
+		if err == nil || errors.Is(err, errWoken) {
 			bo.Reset()
 			continue
 		}
+		c.markTried(r.code)
 		select {
 		case <-sess.done:
 			return
@@ -346,10 +356,17 @@ func (c *Consumer) run(sess *consSession, r *runner) {
 	}
 }
 
-// consume opens a channel, declares the queue, consumes it with sub.concurrency handler
-// goroutines and returns nil after a graceful stop (wake or Stop) or an error once the channel
-// or the consumer is lost.
+// consume declares the queue (on the declaring connection, see declarer), opens a channel on
+// the session's connection, consumes the queue with sub.concurrency handler goroutines and
+// returns nil after a graceful stop (wake or Stop), errWoken if woken while declaring, or an
+// error once the declaration, the channel or the consumer fails.
 func (c *Consumer) consume(sess *consSession, r *runner, sub subscription) error {
+	actx, release := c.attemptContext(sess, r)
+	err := c.decl.declare(actx, r.code)
+	release()
+	if err != nil {
+		return fmt.Errorf("declare: %w", err)
+	}
 	ch, err := sess.link.conn.Channel()
 	if err != nil {
 		return fmt.Errorf("open channel: %w", err)
@@ -357,10 +374,6 @@ func (c *Consumer) consume(sess *consSession, r *runner, sub subscription) error
 	closeCh := ch.NotifyClose(make(chan *amqp.Error, 1))
 	cancelCh := ch.NotifyCancel(make(chan string, 1))
 	queue := c.cfg.Names.AuthorityQueue(r.code)
-	if err := declareAuthority(ch, c.cfg, r.code); err != nil {
-		_ = ch.Close()
-		return err
-	}
 	if err := ch.Qos(sub.concurrency, 0, false); err != nil {
 		_ = ch.Close()
 		return fmt.Errorf("set prefetch: %w", err)
@@ -373,6 +386,7 @@ func (c *Consumer) consume(sess *consSession, r *runner, sub subscription) error
 	}
 	c.consuming.Add(1)
 	defer c.consuming.Add(-1)
+	c.markTried(r.code)
 
 	hctx, hcancel := context.WithCancelCause(c.handlerCtx)
 	var draining atomic.Bool
@@ -476,4 +490,37 @@ func (c *Consumer) handle(ctx context.Context, code string, h Handler, d amqp.De
 		Body:          d.Body,
 		Redelivered:   d.Redelivered,
 	})
+}
+
+// markTried records that the subscription of code has had its first attempt.
+func (c *Consumer) markTried(code string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.tried[code] = struct{}{}
+}
+
+// attemptContext returns a context for one attempt of runner r on sess: cancelled with errWoken
+// when r is poked (the poke is passed on, so the run loop still sees it), and with errStopping
+// when the session ends or Stop begins. stop releases it.
+func (c *Consumer) attemptContext(sess *consSession, r *runner) (ctx context.Context, stop func()) {
+	ctx, cancel := context.WithCancelCause(context.Background())
+	done := make(chan struct{})
+	var watch sync.WaitGroup
+	watch.Go(func() {
+		select {
+		case <-r.wake:
+			r.poke()
+			cancel(errWoken)
+		case <-sess.done:
+			cancel(errStopping)
+		case <-c.drainCh:
+			cancel(errStopping)
+		case <-done:
+		}
+	})
+	return ctx, func() {
+		close(done)
+		watch.Wait()
+		cancel(nil)
+	}
 }

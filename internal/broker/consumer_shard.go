@@ -3,7 +3,6 @@ package broker
 import (
 	"context"
 	"fmt"
-	"slices"
 	"strconv"
 
 	"go.uber.org/zap"
@@ -124,34 +123,37 @@ func (c *Consumer) down(sh *shard, l *link) {
 	}
 }
 
-// Status returns the status of the Consumer's connections together: Connected only while every
-// connection is up, Blocked if any is blocked, Since the latest change of any, and LastError the
-// last error of a disconnected connection if there is one, else of any connection.
+// Progress describes the subscriptions of a Consumer.
+type Progress struct {
+	// Subscribed is the number of subscriptions, Consuming those with a live basic.consume.
+	Subscribed, Consuming int
+	// Untried is the number of subscriptions that have neither consumed nor failed yet: their
+	// first declaration and basic.consume are still to come.
+	Untried int
+}
+
+// Progress returns how far the subscriptions are.
+func (c *Consumer) Progress() Progress {
+	c.mu.Lock()
+	p := Progress{Subscribed: len(c.subs)}
+	for code := range c.subs {
+		if _, ok := c.tried[code]; !ok {
+			p.Untried++
+		}
+	}
+	c.mu.Unlock()
+	p.Consuming = int(c.consuming.Load())
+	return p
+}
+
+// Status returns the status of the Consumer's connections (the declaring one included) together,
+// as aggregateStatus does.
 func (c *Consumer) Status() Status {
 	c.mu.Lock()
-	shards := slices.Clone(c.shards)
+	sups := []*supervisor{c.decl.sup}
+	for _, sh := range c.shards {
+		sups = append(sups, sh.sup)
+	}
 	c.mu.Unlock()
-	agg := Status{Connected: true}
-	var downErr, anyErr string
-	for _, sh := range shards {
-		s := sh.sup.snapshot()
-		agg.Connected = agg.Connected && s.Connected
-		agg.Blocked = agg.Blocked || s.Blocked
-		if s.Since.After(agg.Since) {
-			agg.Since = s.Since
-		}
-		if s.LastError != "" {
-			if !s.Connected && downErr == "" {
-				downErr = s.LastError
-			}
-			if anyErr == "" {
-				anyErr = s.LastError
-			}
-		}
-	}
-	agg.LastError = downErr
-	if agg.LastError == "" {
-		agg.LastError = anyErr
-	}
-	return agg
+	return aggregateStatus(sups)
 }

@@ -168,3 +168,44 @@ func TestConfigValidateChannelsPerConnection(t *testing.T) {
 	cfg.ChannelsPerConnection = 1
 	require.NoError(t, cfg.Validate())
 }
+
+// A declaration that fails, or the declaring connection dropping, never touches a consuming
+// connection: declarations run on a connection of their own.
+func TestConsumerDeclarationFailuresLeaveConsumingConnectionsAlone(t *testing.T) {
+	t.Parallel()
+	codes := []string{"a", "b", "bad"}
+	cfg := brokertest.Config(t, brokertest.WithAuthorities(codes...))
+	cfg.ChannelsPerConnection = 3
+	bad := cfg.Names.AuthorityQueue("bad")
+	pub := startPublisher(t, cfg)
+	// The queue of "bad" exists with other arguments: its declaration fails (PRECONDITION_FAILED).
+	require.NoError(t, broker.DeleteQueueForTest(t.Context(), cfg, bad))
+	require.NoError(t, broker.DeclareClassicQueueForTest(t.Context(), cfg, bad))
+
+	k := newCollector()
+	c := startConsumer(t, cfg, func(c *broker.Consumer) {
+		for _, code := range codes {
+			c.Subscribe(code, 1, k.handler(code))
+		}
+	})
+	require.Eventually(t, func() bool { return broker.ConsumerConsuming(c) == 2 }, waitFor, tick)
+	require.Eventually(t, func() bool { return c.Progress().Untried == 0 }, waitFor, tick)
+	require.Equal(t, broker.Progress{Subscribed: 3, Consuming: 2}, c.Progress(), "bad is subscribed and tried but cannot consume")
+
+	// The declaring connection drops while "bad" keeps retrying.
+	require.NoError(t, broker.CloseConsumerDeclareConnection(c))
+	require.Eventually(t, func() bool { return c.Status().Connected }, waitFor, tick, "declaring connection never came back")
+	good := []string{"a", "b"}
+	publishOneEach(t, pub, good, "m1")
+	require.Eventually(t, func() bool { return k.handledAll(good, "m1") }, waitFor, tick)
+
+	// Once the operator removes the wrong queue, "bad" is declared and consumed like the others.
+	require.NoError(t, broker.DeleteQueueForTest(t.Context(), cfg, bad))
+	require.Eventually(t, func() bool { return broker.ConsumerConsuming(c) == 3 }, waitFor, tick)
+	publishOneEach(t, pub, codes, "m2")
+	require.Eventually(t, func() bool { return k.handledAll(codes, "m2") }, waitFor, tick)
+
+	shards := broker.ConsumerShards(c)
+	require.Len(t, shards, 1)
+	require.Equal(t, 1, shards[0].Sessions, "the consuming connection was never replaced")
+}

@@ -14,9 +14,12 @@
 //	hub.dead           fanout exchange ──▶ queue hub.dead (rejected and over-limit messages)
 //
 // Every connection declares the base topology (hub.dead, hub.unroutable, hub.deliver) first
-// thing after it opens, before anything else happens on it; authority queues are declared by
-// Publisher.EnsureAuthority and Consumer.Subscribe and again after every reconnect. Declarations
-// are idempotent. The policies are queue arguments, so they hold whatever the broker's defaults
+// thing after it opens, before anything else happens on it. Authority queues are declared by
+// Publisher.EnsureAuthority (again after a reconnect) and by the Consumer before every
+// basic.consume, always on a declaring connection of their own (see declarer): a failed
+// declaration the broker answers with a connection-level exception (541 while a quorum queue
+// cannot form, 504) then closes neither a publishing nor a consuming connection, and a reconnect
+// never waits for thousands of re-declarations. Declarations are idempotent. The policies are queue arguments, so they hold whatever the broker's defaults
 // or operator policies are (RabbitMQ 3.x quorum queues have no delivery limit by default, and
 // without at-least-once + reject-publish dead-lettering is at-most-once).
 //
@@ -28,8 +31,9 @@
 //
 // Publisher and Consumer own their connections (publishing and consuming never share one: a
 // broker under a memory or disk alarm blocks publishing connections, and consumers must keep
-// draining). The Publisher has one; the Consumer has one per Config.ChannelsPerConnection
-// subscriptions (shards, see consumer_shard.go), each with its own supervisor. A supervisor goroutine dials, declares the base topology, lets its owner open
+// draining). The Publisher has one for publishing and one for declaring; the Consumer has one per
+// Config.ChannelsPerConnection subscriptions (shards, see consumer_shard.go) and one for
+// declaring, each with its own supervisor. A supervisor goroutine dials, declares the base topology, lets its owner open
 // channels, then waits for the connection to die (NotifyClose) or for Stop. It then drops every
 // channel and dials again with exponential backoff and jitter (Config.ReconnectMin doubling up to
 // Config.ReconnectMax), forever, until stopped. Status reports the state, including

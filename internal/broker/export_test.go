@@ -135,3 +135,6 @@ func DeleteQueuesForTest(ctx context.Context, cfg Config, queues []string, paral
 		return errors.Join(all...)
 	})
 }
+
+// CloseConsumerDeclareConnection closes the consumer's declaring connection underneath it.
+func CloseConsumerDeclareConnection(c *Consumer) error { return c.decl.sup.closeForTest() }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"maps"
 	"sync"
 	"time"
 
@@ -44,11 +43,11 @@ type Publisher struct {
 	cfgErr error
 	log    *zap.Logger
 	sup    *supervisor
+	decl   *declarer     // EnsureAuthority declares on a connection of its own
 	sem    chan struct{} // capacity 1: serializes PublishBatch
 
-	mu    sync.Mutex
-	sess  *pubSession
-	codes map[string]struct{} // authorities ensured so far; re-declared after each reconnect
+	mu   sync.Mutex
+	sess *pubSession
 
 	stopOnce sync.Once
 	stopped  chan struct{}
@@ -60,9 +59,6 @@ type pubSession struct {
 	ch      *amqp.Channel // confirm mode
 	returns *returnTracker
 	wg      sync.WaitGroup // returns.run and the channel watcher
-
-	mu       sync.Mutex
-	declared map[string]struct{}
 }
 
 // NewPublisher returns a Publisher for cfg (defaults applied). logger may be nil. An invalid
@@ -77,9 +73,9 @@ func NewPublisher(cfg Config, logger *zap.Logger) *Publisher {
 		cfgErr:  cfg.Validate(),
 		log:     logger.Named("broker.publisher"),
 		sem:     make(chan struct{}, 1),
-		codes:   make(map[string]struct{}),
 		stopped: make(chan struct{}),
 	}
+	p.decl = newDeclarer(cfg, "publish.declare", p.log)
 	p.sup = newSupervisor(cfg, "publish", p.log)
 	p.sup.up = p.up
 	p.sup.down = p.down
@@ -99,6 +95,9 @@ func (p *Publisher) Start(ctx context.Context) error {
 	if err := p.sup.start(); err != nil {
 		return fmt.Errorf("start publisher: %w", err)
 	}
+	if err := p.decl.sup.start(); err != nil {
+		return fmt.Errorf("start publisher: %w", err)
+	}
 	return nil
 }
 
@@ -115,6 +114,7 @@ func (p *Publisher) Stop(ctx context.Context) error {
 			err = fmt.Errorf("stop publisher: %w", ctx.Err())
 		}
 		p.sup.stop()
+		p.decl.sup.stop()
 		close(p.stopped)
 	})
 	<-p.stopped
@@ -124,8 +124,9 @@ func (p *Publisher) Stop(ctx context.Context) error {
 // Stopped returns a channel closed once Stop has finished.
 func (p *Publisher) Stopped() <-chan struct{} { return p.stopped }
 
-// Status returns the connection status.
-func (p *Publisher) Status() Status { return p.sup.snapshot() }
+// Status returns the status of the publishing and the declaring connection together (see
+// aggregateStatus).
+func (p *Publisher) Status() Status { return aggregateStatus([]*supervisor{p.sup, p.decl.sup}) }
 
 func (p *Publisher) current() *pubSession {
 	p.mu.Lock()
@@ -133,17 +134,13 @@ func (p *Publisher) current() *pubSession {
 	return p.sess
 }
 
-// up declares the authorities known so far and opens the confirm-mode publishing channel.
+// up opens the confirm-mode publishing channel. Authority queues are not declared here: that is
+// EnsureAuthority's job, on the declaring connection, so a reconnect does not wait for them.
 func (p *Publisher) up(_ context.Context, l *link) error {
-	p.mu.Lock()
-	codes := maps.Clone(p.codes)
-	p.mu.Unlock()
-
-	sess := &pubSession{link: l, declared: make(map[string]struct{}, len(codes))}
-	if err := p.redeclare(l, codes, sess.declared); err != nil {
-		return err
-	}
-
+	// What was lost with the old connection (say the hub.deliver exchange, and with it every
+	// binding) is declared again on the next EnsureAuthority of each code.
+	p.decl.forget()
+	sess := &pubSession{link: l}
 	ch, err := l.conn.Channel()
 	if err != nil {
 		return fmt.Errorf("open publish channel: %w", err)
@@ -170,38 +167,6 @@ func (p *Publisher) up(_ context.Context, l *link) error {
 	return nil
 }
 
-// redeclare declares the authorities in codes on a new connection and records the ones that
-// succeeded in declared. One authority failing (say its queue exists with other arguments) is
-// logged and skipped, so it cannot stop publishing to the others; EnsureAuthority tries it again
-// and reports the error. Only a dead connection is an error.
-func (p *Publisher) redeclare(l *link, codes, declared map[string]struct{}) error {
-	var ch *amqp.Channel
-	defer func() {
-		if ch != nil {
-			_ = ch.Close()
-		}
-	}()
-	for code := range codes {
-		if ch == nil {
-			var err error
-			if ch, err = l.conn.Channel(); err != nil {
-				return fmt.Errorf("re-declare authorities: open channel: %w", err)
-			}
-		}
-		if err := declareAuthority(ch, p.cfg, code); err != nil {
-			if l.conn.IsClosed() {
-				return fmt.Errorf("re-declare authorities: %w", err)
-			}
-			p.log.Error("re-declare authority failed", zap.String("authority", code), zap.Error(err))
-			_ = ch.Close() // the failed declaration closed it on the broker's side
-			ch = nil
-			continue
-		}
-		declared[code] = struct{}{}
-	}
-	return nil
-}
-
 // down forgets the session of a closed link.
 func (p *Publisher) down(l *link) {
 	p.mu.Lock()
@@ -216,39 +181,20 @@ func (p *Publisher) down(l *link) {
 }
 
 // EnsureAuthority declares the queue of the authority code and its binding to Names.Deliver()
-// on the current connection, unless already declared on it; the base topology is declared on
-// every connect. The code is remembered and re-declared after each reconnect. It returns an
-// error wrapping ErrNotConnected when there is no connection, and ctx's error if ctx ends first.
-// A code must be non-empty valid UTF-8 without spaces or control characters, and short enough
-// for a 255-byte queue name; the same rule applies to Message.RoutingKey.
+// on the Publisher's declaring connection, unless already declared on it (the declaring
+// connection declares the base topology on every connect, and forgets what it declared when it
+// drops or the publishing connection is replaced, so the next call declares again). Callers
+// ensure the authorities of a batch before PublishBatch, as the relay does. It returns an error wrapping ErrNotConnected when
+// there is no declaring connection, and ctx's error if ctx ends first. A code must be non-empty
+// valid UTF-8 without spaces or control characters, and short enough for a 255-byte queue name;
+// the same rule applies to Message.RoutingKey.
 func (p *Publisher) EnsureAuthority(ctx context.Context, code string) error {
 	if err := p.cfg.Names.validateCode(code); err != nil {
 		return fmt.Errorf("ensure authority: %w", err)
 	}
-	sess := p.current()
-	if sess == nil {
-		return fmt.Errorf("ensure authority %s: %w", code, ErrNotConnected)
-	}
-	sess.mu.Lock()
-	_, ok := sess.declared[code]
-	sess.mu.Unlock()
-	if ok {
-		return nil
-	}
-	err := p.sup.call(ctx, func() error {
-		return withChannel(sess.link.conn, func(ch *amqp.Channel) error {
-			return declareAuthority(ch, p.cfg, code)
-		})
-	})
-	if err != nil {
+	if err := p.decl.ensure(ctx, code); err != nil {
 		return fmt.Errorf("ensure authority %s: %w", code, err)
 	}
-	sess.mu.Lock()
-	sess.declared[code] = struct{}{}
-	sess.mu.Unlock()
-	p.mu.Lock()
-	p.codes[code] = struct{}{}
-	p.mu.Unlock()
 	return nil
 }
 

@@ -330,3 +330,32 @@ func (s *supervisor) closeForTest() error {
 	}
 	return l.conn.Close()
 }
+
+// aggregateStatus combines the status of several connections: Connected only while every one is
+// up, Blocked if any is blocked, Since the latest change of any, and LastError the last error of
+// a disconnected connection if there is one, else of any connection.
+func aggregateStatus(sups []*supervisor) Status {
+	agg := Status{Connected: true}
+	var downErr, anyErr string
+	for _, sup := range sups {
+		s := sup.snapshot()
+		agg.Connected = agg.Connected && s.Connected
+		agg.Blocked = agg.Blocked || s.Blocked
+		if s.Since.After(agg.Since) {
+			agg.Since = s.Since
+		}
+		if s.LastError != "" {
+			if !s.Connected && downErr == "" {
+				downErr = s.LastError
+			}
+			if anyErr == "" {
+				anyErr = s.LastError
+			}
+		}
+	}
+	agg.LastError = downErr
+	if agg.LastError == "" {
+		agg.LastError = anyErr
+	}
+	return agg
+}

@@ -60,6 +60,9 @@ func NewHandler(cfg Config, deps Deps, logger *zap.Logger) http.Handler {
 	if h.deps.Delivery != nil {
 		h.mux.HandleFunc("GET /v1/authorities/{code}/delivery", h.authorityDelivery)
 	}
+	if h.deps.Receipts != nil {
+		h.registerReceipts()
+	}
 	h.mux.HandleFunc("GET /livez", h.livez)
 	h.mux.HandleFunc("GET /readyz", h.readyz)
 	return h

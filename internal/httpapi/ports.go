@@ -131,6 +131,8 @@ type Deps struct {
 	Registry    Registry // the authority registry (operator API) and the public directory; nil leaves them out
 	// Delivery shows operators the per-authority delivery limits and breakers; nil leaves its route out.
 	Delivery DeliveryInspector
+	// Receipts gives portals the hub-signed receipts of their cases; nil leaves their routes out.
+	Receipts ReceiptReader
 }
 
 // AuthorityAPI serves an authority's document system: its pull inbox and the messages it sends

@@ -17,22 +17,28 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode"
 
 	"appealhub/schemas"
 )
 
 // Registry is the authority registry (router/registry.Service behind router.Hub). Every change
-// takes who makes it (the operator's client id), when it takes effect and why. Refusals are
-// *schemas.Error (schema_violation with field problems, not_found); an error wrapping
-// schemas.ErrUnavailable is answered 503.
+// takes who makes it (the operator's client id), when it takes effect, why, and the version it was
+// made against (0: none named). A change of an existing entry whose effective time is later than
+// now is scheduled: the entry is returned as it stands, with the scheduled change. Refusals are
+// *schemas.Error (schema_violation with field problems, not_found, version_conflict); an error
+// wrapping schemas.ErrUnavailable is answered 503.
 type Registry interface {
 	ListAuthorities(ctx context.Context, f schemas.AuthorityFilter) (schemas.AuthorityPage, error)
+	// GetAuthority returns an entry with its version and its scheduled changes.
 	GetAuthority(ctx context.Context, code string) (schemas.Authority, error)
 	AddAuthority(ctx context.Context, a schemas.Authority, m schemas.AuthorityChangeMeta) (schemas.Authority, error)
-	UpdateAuthority(ctx context.Context, code string, p schemas.AuthorityPatch, m schemas.AuthorityChangeMeta) (schemas.Authority, error)
-	SuspendAuthority(ctx context.Context, code string, m schemas.AuthorityChangeMeta) (schemas.Authority, error)
-	ResumeAuthority(ctx context.Context, code string, m schemas.AuthorityChangeMeta) (schemas.Authority, error)
-	CloseAuthority(ctx context.Context, code, successor string, m schemas.AuthorityChangeMeta) (schemas.Authority, error)
+	UpdateAuthority(ctx context.Context, code string, p schemas.AuthorityPatch, m schemas.AuthorityChangeMeta) (schemas.Authority, *schemas.PendingAuthorityChange, error)
+	SuspendAuthority(ctx context.Context, code string, m schemas.AuthorityChangeMeta) (schemas.Authority, *schemas.PendingAuthorityChange, error)
+	ResumeAuthority(ctx context.Context, code string, m schemas.AuthorityChangeMeta) (schemas.Authority, *schemas.PendingAuthorityChange, error)
+	CloseAuthority(ctx context.Context, code, successor string, m schemas.AuthorityChangeMeta) (schemas.Authority, *schemas.PendingAuthorityChange, error)
+	// CancelAuthorityChange withdraws the scheduled change id of code and returns the entry.
+	CancelAuthorityChange(ctx context.Context, code string, id int64, m schemas.AuthorityChangeMeta) (schemas.Authority, error)
 	AuthorityChanges(ctx context.Context, code string) ([]schemas.AuthorityChange, error)
 	// ImportAuthorities applies a CSV or YAML file (format "csv" or "yaml"), all rows or none.
 	ImportAuthorities(ctx context.Context, format string, body []byte, m schemas.AuthorityChangeMeta) (int, error)
@@ -56,6 +62,7 @@ func (h *handler) registerRegistry() {
 	h.mux.HandleFunc("POST /v1/authorities/{code}/resume", h.changeStatus(schemas.ActionResume))
 	h.mux.HandleFunc("POST /v1/authorities/{code}/close", h.changeStatus(schemas.ActionClose))
 	h.mux.HandleFunc("GET /v1/authorities/{code}/history", h.authorityHistory)
+	h.mux.HandleFunc("DELETE /v1/authorities/{code}/pending/{id}", h.cancelAuthorityChange)
 	h.mux.HandleFunc("GET /v1/directory", h.directory)
 }
 
@@ -83,6 +90,21 @@ func (c changeRequest) meta(p Principal) schemas.AuthorityChangeMeta {
 	return m
 }
 
+// versionedChange is a change of an existing entry: it may also name the version it was made
+// against (as If-Match does).
+type versionedChange struct {
+	changeRequest
+	Version int64 `json:"version,omitempty"`
+}
+
+// meta returns the change's meta, with the version of If-Match or of the body, or answers itself.
+func (c versionedChange) meta(w http.ResponseWriter, r *http.Request, p Principal) (schemas.AuthorityChangeMeta, bool) {
+	m := c.changeRequest.meta(p)
+	v, ok := ifVersion(w, r, c.Version)
+	m.IfVersion = v
+	return m, ok
+}
+
 // decodeStrict decodes one JSON object with no unknown fields into v, or answers itself.
 func decodeStrict(w http.ResponseWriter, r *http.Request, body []byte, v any) bool {
 	if len(bytes.TrimSpace(body)) == 0 {
@@ -92,10 +114,15 @@ func decodeStrict(w http.ResponseWriter, r *http.Request, body []byte, v any) bo
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {
 		var typeErr *json.UnmarshalTypeError
+		_, badDuration := errors.AsType[*schemas.DurationError](err)
 		switch {
 		case errors.As(err, &typeErr):
 			writeProblem(w, r, schemas.CodeSchemaViolation, "a field has the wrong type",
-				[]schemas.FieldProblem{{Pointer: "/" + typeErr.Field, Message: "wrong type"}})
+				[]schemas.FieldProblem{{Pointer: fieldPointer(typeErr.Field), Message: "wrong type"}})
+		case badDuration:
+			// Duration is the type of request_timeout only.
+			writeProblem(w, r, schemas.CodeSchemaViolation, "a field has a bad value",
+				[]schemas.FieldProblem{{Pointer: "/request_timeout", Message: err.Error()}})
 		case strings.HasPrefix(err.Error(), "json: unknown field "):
 			field := strings.Trim(strings.TrimPrefix(err.Error(), "json: unknown field "), `"`)
 			writeProblem(w, r, schemas.CodeSchemaViolation, "unknown field",
@@ -112,9 +139,34 @@ func decodeStrict(w http.ResponseWriter, r *http.Request, body []byte, v any) bo
 	return true
 }
 
-// writeAuthority answers with one registry entry (its token is never shown).
+// fieldPointer turns the field path of a json.UnmarshalTypeError ("AuthorityPatch.topics") into a
+// JSON pointer ("/topics"): the names of embedded Go structs, which start with a capital, are not
+// in the document.
+func fieldPointer(path string) string {
+	var parts []string
+	for p := range strings.SplitSeq(path, ".") {
+		if p != "" && !unicode.IsUpper(rune(p[0])) {
+			parts = append(parts, p)
+		}
+	}
+	return "/" + strings.Join(parts, "/")
+}
+
+// writeAuthority answers with one registry entry (its token is never shown) and its version as
+// the ETag.
 func writeAuthority(w http.ResponseWriter, status int, a schemas.Authority) {
+	w.Header().Set("ETag", a.ETag())
 	writeJSON(w, status, "application/json", a)
+}
+
+// writeChanged answers a change: 200 with the entry when it was applied, 202 with the entry as it
+// stands (its Pending lists the new change) when it was scheduled.
+func writeChanged(w http.ResponseWriter, a schemas.Authority, scheduled *schemas.PendingAuthorityChange) {
+	status := http.StatusOK
+	if scheduled != nil {
+		status = http.StatusAccepted
+	}
+	writeAuthority(w, status, a)
 }
 
 // pageParams reads ?page= (from 1) and ?per_page= (1 to MaxPerPage), or answers itself.
@@ -248,7 +300,7 @@ func (h *handler) getAuthority(w http.ResponseWriter, r *http.Request) {
 // patchRequest is the body of PATCH /v1/authorities/{code}.
 type patchRequest struct {
 	schemas.AuthorityPatch
-	changeRequest
+	versionedChange
 }
 
 // updateAuthority is PATCH /v1/authorities/{code}: the fields given change, the others stay.
@@ -270,18 +322,22 @@ func (h *handler) updateAuthority(w http.ResponseWriter, r *http.Request) {
 	if !decodeStrict(w, r, body, &req) {
 		return
 	}
-	a, err := h.deps.Registry.UpdateAuthority(r.Context(), r.PathValue("code"), req.AuthorityPatch, req.meta(p))
+	m, ok := req.versionedChange.meta(w, r, p)
+	if !ok {
+		return
+	}
+	a, scheduled, err := h.deps.Registry.UpdateAuthority(r.Context(), r.PathValue("code"), req.AuthorityPatch, m)
 	if err != nil {
 		h.writeError(w, r, "update authority", err)
 		return
 	}
-	writeAuthority(w, http.StatusOK, a)
+	writeChanged(w, a, scheduled)
 }
 
 // statusRequest is the (optional) body of POST /v1/authorities/{code}/suspend|resume|close.
 type statusRequest struct {
 	Successor string `json:"successor,omitempty"`
-	changeRequest
+	versionedChange
 }
 
 // changeStatus answers POST /v1/authorities/{code}/<action>.
@@ -304,22 +360,27 @@ func (h *handler) changeStatus(action string) http.HandlerFunc {
 				[]schemas.FieldProblem{{Pointer: "/successor", Message: "not allowed here"}})
 			return
 		}
-		code, m := r.PathValue("code"), req.meta(p)
+		m, ok := req.versionedChange.meta(w, r, p)
+		if !ok {
+			return
+		}
+		code := r.PathValue("code")
 		var a schemas.Authority
+		var scheduled *schemas.PendingAuthorityChange
 		var err error
 		switch action {
 		case schemas.ActionSuspend:
-			a, err = h.deps.Registry.SuspendAuthority(r.Context(), code, m)
+			a, scheduled, err = h.deps.Registry.SuspendAuthority(r.Context(), code, m)
 		case schemas.ActionResume:
-			a, err = h.deps.Registry.ResumeAuthority(r.Context(), code, m)
+			a, scheduled, err = h.deps.Registry.ResumeAuthority(r.Context(), code, m)
 		default:
-			a, err = h.deps.Registry.CloseAuthority(r.Context(), code, req.Successor, m)
+			a, scheduled, err = h.deps.Registry.CloseAuthority(r.Context(), code, req.Successor, m)
 		}
 		if err != nil {
 			h.writeError(w, r, action+" authority", err)
 			return
 		}
-		writeAuthority(w, http.StatusOK, a)
+		writeChanged(w, a, scheduled)
 	}
 }
 

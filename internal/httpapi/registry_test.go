@@ -3,6 +3,7 @@ package httpapi
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -31,7 +32,7 @@ type fakeRegistry struct {
 
 var registryEntry = schemas.Authority{Code: "19863933", Name: "Мінцифри", Kind: "central", Territory: "UA80000000000000000",
 	Topics: []string{"digital"}, Accepts: []string{"appeal"}, Adapter: "json", Mode: "push", Status: "active",
-	Endpoint: "https://sev.example/in", Token: "s3cret"}
+	Endpoint: "https://sev.example/in", Token: "s3cret", Calendar: "UA", Version: 3}
 
 func (f *fakeRegistry) record(call string) {
 	f.mu.Lock()
@@ -63,28 +64,59 @@ func (f *fakeRegistry) AddAuthority(_ context.Context, a schemas.Authority, m sc
 	return a, nil
 }
 
-func (f *fakeRegistry) UpdateAuthority(_ context.Context, code string, p schemas.AuthorityPatch, m schemas.AuthorityChangeMeta) (schemas.Authority, error) {
+// fakeScheduleFrom: a change effective from this time on is "scheduled" by the fake; a change
+// made against another version than registryEntry's is a conflict.
+var fakeScheduleFrom = time.Date(2027, 1, 1, 0, 0, 0, 0, time.UTC)
+
+// outcome answers a change like the registry: a version conflict, a scheduled change, or the entry.
+func (f *fakeRegistry) outcome(action string, a schemas.Authority, m schemas.AuthorityChangeMeta) (schemas.Authority, *schemas.PendingAuthorityChange, error) {
+	if m.IfVersion > 0 && m.IfVersion != registryEntry.Version {
+		return schemas.Authority{}, nil, schemas.Errorf(schemas.CodeVersionConflict, "authority changed since version %d was read", m.IfVersion)
+	}
+	if !m.EffectiveAt.Before(fakeScheduleFrom) {
+		p := schemas.PendingAuthorityChange{ID: 7, Code: registryEntry.Code, Action: action, EffectiveAt: m.EffectiveAt,
+			CreatedBy: m.By, Reason: m.Reason}
+		cur := registryEntry
+		cur.Version++
+		cur.Pending = []schemas.PendingAuthorityChange{p}
+		return cur, &p, nil
+	}
+	a.Version++
+	return a, nil, nil
+}
+
+func (f *fakeRegistry) UpdateAuthority(_ context.Context, code string, p schemas.AuthorityPatch, m schemas.AuthorityChangeMeta) (schemas.Authority, *schemas.PendingAuthorityChange, error) {
 	f.record("update " + code)
 	f.patch, f.meta = p, m
-	return p.Apply(registryEntry), nil
+	return f.outcome(schemas.ActionUpdate, p.Apply(registryEntry), m)
 }
 
-func (f *fakeRegistry) SuspendAuthority(_ context.Context, code string, m schemas.AuthorityChangeMeta) (schemas.Authority, error) {
+func (f *fakeRegistry) SuspendAuthority(_ context.Context, code string, m schemas.AuthorityChangeMeta) (schemas.Authority, *schemas.PendingAuthorityChange, error) {
 	f.record("suspend " + code)
 	f.meta = m
-	return registryEntry, nil
+	return f.outcome(schemas.ActionSuspend, registryEntry, m)
 }
 
-func (f *fakeRegistry) ResumeAuthority(_ context.Context, code string, m schemas.AuthorityChangeMeta) (schemas.Authority, error) {
+func (f *fakeRegistry) ResumeAuthority(_ context.Context, code string, m schemas.AuthorityChangeMeta) (schemas.Authority, *schemas.PendingAuthorityChange, error) {
 	f.record("resume " + code)
 	f.meta = m
-	return registryEntry, nil
+	return f.outcome(schemas.ActionResume, registryEntry, m)
 }
 
-func (f *fakeRegistry) CloseAuthority(_ context.Context, code, successor string, m schemas.AuthorityChangeMeta) (schemas.Authority, error) {
+func (f *fakeRegistry) CloseAuthority(_ context.Context, code, successor string, m schemas.AuthorityChangeMeta) (schemas.Authority, *schemas.PendingAuthorityChange, error) {
 	f.record("close " + code)
 	f.meta, f.succ = m, successor
-	return registryEntry, nil
+	return f.outcome(schemas.ActionClose, registryEntry, m)
+}
+
+func (f *fakeRegistry) CancelAuthorityChange(_ context.Context, code string, id int64, m schemas.AuthorityChangeMeta) (schemas.Authority, error) {
+	f.record(fmt.Sprintf("cancel %s %d", code, id))
+	f.meta = m
+	if id != 7 {
+		return schemas.Authority{}, schemas.Errorf(schemas.CodeNotFound, "no scheduled change %d of authority %s", id, code)
+	}
+	a, _, err := f.outcome(schemas.ActionCancel, registryEntry, m)
+	return a, err
 }
 
 func (f *fakeRegistry) AuthorityChanges(_ context.Context, code string) ([]schemas.AuthorityChange, error) {
@@ -153,6 +185,7 @@ var operatorRoutes = []struct{ method, path, body string }{
 	{http.MethodPost, "/v1/authorities/19863933/resume", ""},
 	{http.MethodPost, "/v1/authorities/19863933/close", ""},
 	{http.MethodGet, "/v1/authorities/19863933/history", ""},
+	{http.MethodDelete, "/v1/authorities/19863933/pending/7", ""},
 }
 
 func TestRegistryNeedsAnOperator(t *testing.T) {

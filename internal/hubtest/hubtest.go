@@ -25,6 +25,7 @@ import (
 	"appealhub/config"
 	"appealhub/internal/broker"
 	"appealhub/internal/broker/brokertest"
+	"appealhub/internal/receipt"
 	"appealhub/internal/store"
 	"appealhub/internal/store/storetest"
 	"appealhub/router"
@@ -37,10 +38,14 @@ type Env struct {
 	Config config.Config
 	Store  *store.Store // for assertions; the hubs open their own
 	Token  string       // the portal client's bearer token
+	// Identity is the hub's throwaway signing identity; Identity.CA verifies its receipts.
+	Identity receipt.IdentityFiles
 	// AuthoritySync is how often its hubs poll the registry; 0 means 200ms. Tests of the
 	// LISTEN/NOTIFY path set it long.
 	AuthoritySync time.Duration
-	t             testing.TB
+	// ReadyWithin bounds how long Start waits for /readyz; 0 means 30s.
+	ReadyWithin time.Duration
+	t           testing.TB
 }
 
 // NewEnv prepares a schema, a broker prefix and a portal client. authorities maps each authority
@@ -71,13 +76,14 @@ func NewEnv(t testing.TB, authorities map[string]string, configure func(*config.
 			Adapter: "json", Endpoint: endpoint, Status: config.AuthorityActive})
 	}
 	brokertest.Track(t, bcfg, codes...)
+	identity := withIdentity(t, &cfg)
 	if configure != nil {
 		configure(&cfg)
 	}
 	if err := cfg.Validate(); err != nil {
 		t.Fatalf("test configuration: %v", err)
 	}
-	return &Env{Config: cfg, Store: st, Token: token, t: t}
+	return &Env{Config: cfg, Store: st, Token: token, Identity: identity, t: t}
 }
 
 // TrackAuthorities registers authority codes added while the test runs (through the registry), so
@@ -117,7 +123,7 @@ func (e *Env) StartWithLogger(t testing.TB, logger *zap.Logger) *Hub {
 		_ = h.Stop(ctx)
 	})
 	hub := &Hub{Hub: h, URL: "http://" + h.Addr()}
-	WaitReady(t, hub.URL)
+	WaitReadyWithin(t, hub.URL, cmp.Or(e.ReadyWithin, 30*time.Second))
 	return hub
 }
 
@@ -129,10 +135,16 @@ func (h *Hub) Crash() {
 	_ = h.Stop(ctx)
 }
 
-// WaitReady waits until url/readyz answers 200.
+// WaitReady waits until url/readyz answers 200, at most 30 s.
 func WaitReady(t testing.TB, url string) {
 	t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
+	WaitReadyWithin(t, url, 30*time.Second)
+}
+
+// WaitReadyWithin waits until url/readyz answers 200, at most within.
+func WaitReadyWithin(t testing.TB, url string, within time.Duration) {
+	t.Helper()
+	deadline := time.Now().Add(within)
 	for time.Now().Before(deadline) {
 		resp, err := http.Get(url + "/readyz")
 		if err == nil {
@@ -143,7 +155,7 @@ func WaitReady(t testing.TB, url string) {
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
-	t.Fatalf("hub at %s not ready within 30s", url)
+	t.Fatalf("hub at %s not ready within %s", url, within)
 }
 
 // Response is an HTTP answer, read whole.

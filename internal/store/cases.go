@@ -54,6 +54,9 @@ func (s *Store) CreateCase(ctx context.Context, nc schemas.NewCase, trackingPref
 				return fmt.Errorf("insert outbox row: %w", err)
 			}
 		}
+		if err := insertSignatures(ctx, tx, nc); err != nil {
+			return err
+		}
 		out = schemas.StoredCase{ID: nc.ID, TrackingNumber: tracking, ReceivedAt: nc.ReceivedAt,
 			RequestSHA256: nc.RequestSHA256, Created: true}
 		return nil
@@ -101,7 +104,66 @@ func (s *Store) Case(ctx context.Context, clientID, id string) (schemas.Case, er
 	if c.Events, err = s.eventsOf(ctx, id); err != nil {
 		return c, err
 	}
+	if c.Signatures, err = s.signaturesOf(ctx, id); err != nil {
+		return c, err
+	}
 	return c, nil
+}
+
+// insertSignatures stores the verified signatures of a new case (in its transaction).
+func insertSignatures(ctx context.Context, tx *sql.Tx, nc schemas.NewCase) error {
+	for _, v := range nc.Signatures {
+		f := v.Signer
+		if _, err := tx.ExecContext(ctx, `
+			INSERT INTO case_signatures (appeal_id, of, signature_index, format, subject, issuer, serial_number,
+			    not_before, not_after, tax_number, digest_algorithm, signature_algorithm, certificate_sha256,
+			    claimed_signing_time, revocation, verified_at)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)`,
+			nc.ID, v.Of, v.Index, v.Format, f.Subject, f.Issuer, f.SerialNumber, f.NotBefore, f.NotAfter, f.TaxNumber,
+			f.DigestAlgorithm, f.SignatureAlgorithm, f.CertificateSHA256, f.ClaimedSigningTime, f.Revocation,
+			nc.ReceivedAt); err != nil {
+			return fmt.Errorf("insert case signature: %w", err)
+		}
+	}
+	return nil
+}
+
+// signaturesOf returns the verified signatures of a case in submission order (empty, not nil, when
+// there are none).
+func (s *Store) signaturesOf(ctx context.Context, appealID string) ([]schemas.VerifiedSignature, error) {
+	rows, err := s.db.QueryContext(ctx, `
+		SELECT signature_index, of, format, subject, issuer, serial_number, not_before, not_after, tax_number,
+		       digest_algorithm, signature_algorithm, certificate_sha256, claimed_signing_time, revocation
+		FROM case_signatures WHERE appeal_id = $1 ORDER BY signature_index`, appealID)
+	if err != nil {
+		return nil, fmt.Errorf("read case signatures: %w", err)
+	}
+	defer rows.Close()
+	out := []schemas.VerifiedSignature{}
+	for rows.Next() {
+		var v schemas.VerifiedSignature
+		f := &v.Signer
+		var claimed sql.NullTime
+		if err := rows.Scan(&v.Index, &v.Of, &v.Format, &f.Subject, &f.Issuer, &f.SerialNumber, &f.NotBefore, &f.NotAfter,
+			&f.TaxNumber, &f.DigestAlgorithm, &f.SignatureAlgorithm, &f.CertificateSHA256, &claimed, &f.Revocation); err != nil {
+			return nil, fmt.Errorf("scan case signature: %w", err)
+		}
+		f.NotBefore, f.NotAfter = f.NotBefore.UTC(), f.NotAfter.UTC()
+		if f.ClaimedSigningTime = nullTime(claimed); f.ClaimedSigningTime != nil {
+			*f.ClaimedSigningTime = f.ClaimedSigningTime.UTC()
+		}
+		out = append(out, v)
+	}
+	return out, rows.Err()
+}
+
+// CaseSignatureCount returns how many verified signatures are stored, over every case.
+func (s *Store) CaseSignatureCount(ctx context.Context) (int, error) {
+	var n int
+	if err := s.db.QueryRowContext(ctx, `SELECT count(*) FROM case_signatures`).Scan(&n); err != nil {
+		return 0, fmt.Errorf("count case signatures: %w", err)
+	}
+	return n, nil
 }
 
 func (s *Store) deliveriesOf(ctx context.Context, appealID string) ([]schemas.Delivery, error) {

@@ -29,6 +29,9 @@ func (s *Store) DeliveryTask(ctx context.Context, deliveryID string) (schemas.De
 		return t, fmt.Errorf("read delivery task: %w", mapErr(err))
 	}
 	t.RequestTimeout = time.Duration(timeoutMS) * time.Millisecond
+	if t.Signatures, err = s.signaturesOf(ctx, t.AppealID); err != nil {
+		return t, err
+	}
 	return t, nil
 }
 

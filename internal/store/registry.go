@@ -19,22 +19,28 @@ import (
 // router/registry's; the store only keeps what it is given, each change with its history row in the
 // same transaction.
 
-const registryColumns = `code, name, short_name, kind, coalesce(parent_code, ''), territory, topics, accepts,
-	adapter, mode, endpoint, token, tls_client, max_message_bytes, it_contact, status, coalesce(successor_code, ''),
-	effective_from, updated_at`
+// ErrVersionConflict: a change named a version of an authority registry entry that is not its
+// current one (it wraps schemas.ErrVersionConflict).
+var ErrVersionConflict = fmt.Errorf("store: %w", schemas.ErrVersionConflict)
+
+const registryColumns = `code, subsystem, name, short_name, kind, coalesce(parent_code, ''), territory, topics, accepts,
+	adapter, mode, endpoint, token, tls_client, max_message_bytes, coalesce(concurrency, 0), coalesce(request_timeout_ms, 0),
+	calendar, it_contact, status, coalesce(successor_code, ''), effective_from, updated_at, version`
 
 type rowScanner interface{ Scan(dest ...any) error }
 
 func scanRegistryAuthority(sc rowScanner) (schemas.Authority, error) {
 	var a schemas.Authority
 	var topics, accepts pq.StringArray
-	err := sc.Scan(&a.Code, &a.Name, &a.ShortName, &a.Kind, &a.Parent, &a.Territory, &topics, &accepts,
-		&a.Adapter, &a.Mode, &a.Endpoint, &a.Token, &a.TLSClient, &a.MaxMessageBytes, &a.ITContact, &a.Status,
-		&a.Successor, &a.EffectiveFrom, &a.UpdatedAt)
+	var timeoutMS int64
+	err := sc.Scan(&a.Code, &a.Subsystem, &a.Name, &a.ShortName, &a.Kind, &a.Parent, &a.Territory, &topics, &accepts,
+		&a.Adapter, &a.Mode, &a.Endpoint, &a.Token, &a.TLSClient, &a.MaxMessageBytes, &a.Concurrency, &timeoutMS,
+		&a.Calendar, &a.ITContact, &a.Status, &a.Successor, &a.EffectiveFrom, &a.UpdatedAt, &a.Version)
 	if err != nil {
 		return a, err
 	}
 	a.Topics, a.Accepts = nonNil(topics), nonNil(accepts)
+	a.RequestTimeout = schemas.Duration(time.Duration(timeoutMS) * time.Millisecond)
 	a.EffectiveFrom, a.UpdatedAt = a.EffectiveFrom.UTC(), a.UpdatedAt.UTC()
 	return a, nil
 }
@@ -46,7 +52,8 @@ func nonNil(s []string) []string {
 	return s
 }
 
-// RegistryAuthority returns the registry entry of code, or ErrNotFound.
+// RegistryAuthority returns the registry entry of code, or ErrNotFound. Its Pending is not filled
+// (see PendingAuthorityChanges).
 func (s *Store) RegistryAuthority(ctx context.Context, code string) (schemas.Authority, error) {
 	a, err := scanRegistryAuthority(s.db.QueryRowContext(ctx, `SELECT `+registryColumns+` FROM authorities WHERE code = $1`, code))
 	if err != nil {
@@ -55,11 +62,48 @@ func (s *Store) RegistryAuthority(ctx context.Context, code string) (schemas.Aut
 	return a, nil
 }
 
+// lockAuthority reads the entry of code and locks its row until tx ends; ErrNotFound if missing.
+func lockAuthority(ctx context.Context, tx *sql.Tx, code string) (schemas.Authority, error) {
+	a, err := scanRegistryAuthority(tx.QueryRowContext(ctx, `SELECT `+registryColumns+` FROM authorities WHERE code = $1 FOR UPDATE`, code))
+	if err != nil {
+		return a, fmt.Errorf("read authority %s: %w", code, mapErr(err))
+	}
+	return a, nil
+}
+
+// checkVersion returns ErrVersionConflict when want is positive and cur is at another version.
+func checkVersion(action string, cur schemas.Authority, want int64) error {
+	if want > 0 && cur.Version != want {
+		return fmt.Errorf("%s authority %s: %w: it is at version %d, the change was made against %d",
+			action, cur.Code, ErrVersionConflict, cur.Version, want)
+	}
+	return nil
+}
+
+// fillChangedAt sets a zero ch.ChangedAt to the database's now, and a zero ch.EffectiveAt to
+// ChangedAt; both in UTC.
+func fillChangedAt(ctx context.Context, tx *sql.Tx, ch *schemas.AuthorityChange) error {
+	if ch.ChangedAt.IsZero() {
+		if err := tx.QueryRowContext(ctx, `SELECT now()`).Scan(&ch.ChangedAt); err != nil {
+			return fmt.Errorf("read clock: %w", mapErr(err))
+		}
+	}
+	ch.ChangedAt = ch.ChangedAt.UTC()
+	if ch.EffectiveAt.IsZero() {
+		ch.EffectiveAt = ch.ChangedAt
+	}
+	ch.EffectiveAt = ch.EffectiveAt.UTC()
+	return nil
+}
+
 // ApplyAuthorityChanges writes every change's After entry and its history row, all in one
 // transaction: all are applied or none. An ActionAdd of an existing code fails with ErrDuplicate;
 // update, suspend, resume and close of a missing code fail with ErrNotFound; ActionImport (and any
-// other action) creates or replaces. It returns the changes as recorded (ids, Before and times filled
-// in). A zero ChangedAt is the database's now; a zero EffectiveAt is ChangedAt.
+// other action) creates or replaces. A change with a positive IfVersion fails with
+// ErrVersionConflict unless the entry is at that version, checked under the entry's row lock: of
+// two changes made against the same version, exactly one is applied. It returns the changes as
+// recorded (ids, Before, After with its new Version, and times filled in). A zero ChangedAt is the
+// database's now; a zero EffectiveAt is ChangedAt. The registry's NOTIFY follows the commit.
 func (s *Store) ApplyAuthorityChanges(ctx context.Context, changes []schemas.AuthorityChange) ([]schemas.AuthorityChange, error) {
 	out := make([]schemas.AuthorityChange, 0, len(changes))
 	err := s.inTx(ctx, func(tx *sql.Tx) error {
@@ -75,10 +119,48 @@ func (s *Store) ApplyAuthorityChanges(ctx context.Context, changes []schemas.Aut
 	if err != nil {
 		return nil, err
 	}
-	// Every hub process re-reads the registry at once (subscriptions, topology). If the notice is
-	// lost, their periodic sync catches up: the change itself is committed.
-	_ = s.notify(ctx, s.RegistryChannel())
+	s.registryChanged(ctx)
 	return out, nil
+}
+
+// ChangeAuthority changes the existing entry ch.Code under its row lock: resolve makes the new
+// entry from the entry as it stands, and it is written with its history row as ApplyAuthorityChanges
+// writes (ch gives the action, who, when and why). Concurrent changes of one entry are thus made
+// one after the other, each on what the previous left. An error of resolve (a refusal) rolls back
+// and is returned as it is. ch.IfVersion, when positive, must be the entry's version (else
+// ErrVersionConflict); a missing entry is ErrNotFound.
+func (s *Store) ChangeAuthority(ctx context.Context, ch schemas.AuthorityChange,
+	resolve func(ctx context.Context, cur schemas.Authority) (schemas.Authority, error),
+) (schemas.AuthorityChange, error) {
+	var out schemas.AuthorityChange
+	err := s.inTx(ctx, func(tx *sql.Tx) error {
+		cur, err := lockAuthority(ctx, tx, ch.Code)
+		if err != nil {
+			return err
+		}
+		if err := checkVersion(ch.Action, cur, ch.IfVersion); err != nil {
+			return err
+		}
+		after, err := resolve(ctx, cur)
+		if err != nil {
+			return err
+		}
+		after.Code = cur.Code
+		ch.After = &after
+		out, err = applyAuthorityChange(ctx, tx, ch)
+		return err
+	})
+	if err != nil {
+		return out, err
+	}
+	s.registryChanged(ctx)
+	return out, nil
+}
+
+// registryChanged tells every hub process to re-read the registry at once (subscriptions,
+// topology). If the notice is lost, their periodic sync catches up: the change itself is committed.
+func (s *Store) registryChanged(ctx context.Context) {
+	_ = s.notify(ctx, s.RegistryChannel())
 }
 
 func applyAuthorityChange(ctx context.Context, tx *sql.Tx, ch schemas.AuthorityChange) (schemas.AuthorityChange, error) {
@@ -88,13 +170,13 @@ func applyAuthorityChange(ctx context.Context, tx *sql.Tx, ch schemas.AuthorityC
 	a := *ch.After
 	ch.Code = a.Code
 	var before *schemas.Authority
-	cur, err := scanRegistryAuthority(tx.QueryRowContext(ctx, `SELECT `+registryColumns+` FROM authorities WHERE code = $1 FOR UPDATE`, a.Code))
+	cur, err := lockAuthority(ctx, tx, a.Code)
 	switch {
 	case err == nil:
 		before = &cur
-	case errors.Is(err, sql.ErrNoRows):
+	case errors.Is(err, ErrNotFound):
 	default:
-		return ch, fmt.Errorf("read authority %s: %w", a.Code, mapErr(err))
+		return ch, err
 	}
 	switch {
 	case ch.Action == schemas.ActionAdd && before != nil:
@@ -102,30 +184,34 @@ func applyAuthorityChange(ctx context.Context, tx *sql.Tx, ch schemas.AuthorityC
 	case before == nil && (ch.Action == schemas.ActionUpdate || ch.Action == schemas.ActionSuspend ||
 		ch.Action == schemas.ActionResume || ch.Action == schemas.ActionClose):
 		return ch, fmt.Errorf("%s authority %s: %w", ch.Action, a.Code, ErrNotFound)
-	}
-	if ch.ChangedAt.IsZero() {
-		if err := tx.QueryRowContext(ctx, `SELECT now()`).Scan(&ch.ChangedAt); err != nil {
-			return ch, fmt.Errorf("read clock: %w", mapErr(err))
+	case before != nil:
+		if err := checkVersion(ch.Action, *before, ch.IfVersion); err != nil {
+			return ch, err
 		}
 	}
-	ch.ChangedAt = ch.ChangedAt.UTC()
-	if ch.EffectiveAt.IsZero() {
-		ch.EffectiveAt = ch.ChangedAt
+	if err := fillChangedAt(ctx, tx, &ch); err != nil {
+		return ch, err
 	}
-	ch.EffectiveAt = ch.EffectiveAt.UTC()
 	_, err = tx.ExecContext(ctx, `
-		INSERT INTO authorities (code, name, short_name, kind, parent_code, territory, topics, accepts, adapter, mode,
-		    endpoint, token, tls_client, max_message_bytes, it_contact, status, successor_code, effective_from, updated_at)
-		VALUES ($1, $2, $3, $4, NULLIF($5, ''), $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, NULLIF($17, ''), $18, $19)
-		ON CONFLICT (code) DO UPDATE SET name = EXCLUDED.name, short_name = EXCLUDED.short_name, kind = EXCLUDED.kind,
-		    parent_code = EXCLUDED.parent_code, territory = EXCLUDED.territory, topics = EXCLUDED.topics,
-		    accepts = EXCLUDED.accepts, adapter = EXCLUDED.adapter, mode = EXCLUDED.mode, endpoint = EXCLUDED.endpoint,
-		    token = EXCLUDED.token, tls_client = EXCLUDED.tls_client, max_message_bytes = EXCLUDED.max_message_bytes,
-		    it_contact = EXCLUDED.it_contact, status = EXCLUDED.status, successor_code = EXCLUDED.successor_code,
-		    effective_from = EXCLUDED.effective_from, updated_at = EXCLUDED.updated_at`,
-		a.Code, a.Name, a.ShortName, a.Kind, a.Parent, a.Territory, pq.Array(nonNil(a.Topics)), pq.Array(nonNil(a.Accepts)),
-		a.Adapter, cmpStr(a.Mode, schemas.AuthorityModePush), a.Endpoint, a.Token, a.TLSClient, a.MaxMessageBytes,
-		a.ITContact, cmpStr(a.Status, schemas.AuthorityActive), a.Successor, ch.EffectiveAt, ch.ChangedAt)
+		INSERT INTO authorities (code, subsystem, name, short_name, kind, parent_code, territory, topics, accepts, adapter,
+		    mode, endpoint, token, tls_client, max_message_bytes, concurrency, request_timeout_ms, calendar, it_contact,
+		    status, successor_code, effective_from, updated_at)
+		VALUES ($1, $2, $3, $4, $5, NULLIF($6, ''), $7, $8, $9, $10, $11, $12, $13, $14, $15, NULLIF($16, 0), NULLIF($17, 0),
+		    $18, $19, $20, NULLIF($21, ''), $22, $23)
+		ON CONFLICT (code) DO UPDATE SET subsystem = EXCLUDED.subsystem, name = EXCLUDED.name,
+		    short_name = EXCLUDED.short_name, kind = EXCLUDED.kind, parent_code = EXCLUDED.parent_code,
+		    territory = EXCLUDED.territory, topics = EXCLUDED.topics, accepts = EXCLUDED.accepts,
+		    adapter = EXCLUDED.adapter, mode = EXCLUDED.mode, endpoint = EXCLUDED.endpoint, token = EXCLUDED.token,
+		    tls_client = EXCLUDED.tls_client, max_message_bytes = EXCLUDED.max_message_bytes,
+		    concurrency = EXCLUDED.concurrency, request_timeout_ms = EXCLUDED.request_timeout_ms,
+		    calendar = EXCLUDED.calendar, it_contact = EXCLUDED.it_contact, status = EXCLUDED.status,
+		    successor_code = EXCLUDED.successor_code, effective_from = EXCLUDED.effective_from,
+		    updated_at = EXCLUDED.updated_at`,
+		a.Code, a.Subsystem, a.Name, a.ShortName, a.Kind, a.Parent, a.Territory, pq.Array(nonNil(a.Topics)),
+		pq.Array(nonNil(a.Accepts)), a.Adapter, cmpStr(a.Mode, schemas.AuthorityModePush), a.Endpoint, a.Token,
+		a.TLSClient, a.MaxMessageBytes, a.Concurrency, time.Duration(a.RequestTimeout).Milliseconds(),
+		cmpStr(a.Calendar, schemas.DefaultCalendar), a.ITContact, cmpStr(a.Status, schemas.AuthorityActive),
+		a.Successor, ch.EffectiveAt, ch.ChangedAt)
 	if err != nil {
 		return ch, fmt.Errorf("write authority %s: %w", a.Code, mapErr(err))
 	}
@@ -134,25 +220,37 @@ func applyAuthorityChange(ctx context.Context, tx *sql.Tx, ch schemas.AuthorityC
 		return ch, fmt.Errorf("read authority %s: %w", a.Code, mapErr(err))
 	}
 	ch.Before, ch.After = before, &after
-	beforeJSON, err := jsonOrNil(before)
-	if err != nil {
+	if ch, err = recordHistory(ctx, tx, ch); err != nil {
 		return ch, err
-	}
-	afterJSON, err := jsonOrNil(&after)
-	if err != nil {
-		return ch, err
-	}
-	err = tx.QueryRowContext(ctx, `
-		INSERT INTO authority_history (code, changed_at, changed_by, effective_at, reason, action, before, after)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id`,
-		a.Code, ch.ChangedAt, ch.ChangedBy, ch.EffectiveAt, ch.Reason, ch.Action, beforeJSON, afterJSON).Scan(&ch.ID)
-	if err != nil {
-		return ch, fmt.Errorf("record history of authority %s: %w", a.Code, mapErr(err))
 	}
 	if after.Status == schemas.AuthorityClosed && after.Successor != "" {
 		if err := retarget(ctx, tx, after.Code, after.Successor, ch.ChangedAt); err != nil {
 			return ch, err
 		}
+	}
+	return ch, nil
+}
+
+// recordHistory inserts ch (Before, After and Pending as JSON, without credentials) and returns it
+// with its id, as it was recorded.
+func recordHistory(ctx context.Context, tx *sql.Tx, ch schemas.AuthorityChange) (schemas.AuthorityChange, error) {
+	var raw [3]any
+	for i, v := range []any{ch.Before, ch.After, ch.Pending} {
+		var err error
+		if raw[i], err = jsonOrNil(ch.Code, v); err != nil {
+			return ch, err
+		}
+	}
+	err := tx.QueryRowContext(ctx, `
+		INSERT INTO authority_history (code, changed_at, changed_by, effective_at, reason, action, before, after, pending)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING id`,
+		ch.Code, ch.ChangedAt, ch.ChangedBy, ch.EffectiveAt, ch.Reason, ch.Action, raw[0], raw[1], raw[2]).Scan(&ch.ID)
+	if err != nil {
+		return ch, fmt.Errorf("record history of authority %s: %w", ch.Code, mapErr(err))
+	}
+	if ch.Pending != nil {
+		shown := ch.Pending.Shown()
+		ch.Pending = &shown
 	}
 	return ch, nil
 }
@@ -228,14 +326,24 @@ func cmpStr(v, def string) string {
 	return v
 }
 
-// jsonOrNil encodes a (its Token is never encoded), or returns nil for SQL NULL.
-func jsonOrNil(a *schemas.Authority) (any, error) {
-	if a == nil {
-		return nil, nil
+// jsonOrNil encodes v, a *schemas.Authority or *schemas.PendingAuthorityChange (neither encodes
+// a token), or returns nil for SQL NULL when v is a nil pointer.
+func jsonOrNil(code string, v any) (any, error) {
+	switch p := v.(type) {
+	case *schemas.Authority:
+		if p == nil {
+			return nil, nil
+		}
+	case *schemas.PendingAuthorityChange:
+		if p == nil {
+			return nil, nil
+		}
+		shown := p.Shown()
+		v = &shown
 	}
-	b, err := json.Marshal(a)
+	b, err := json.Marshal(v)
 	if err != nil {
-		return nil, fmt.Errorf("encode authority %s: %w", a.Code, err)
+		return nil, fmt.Errorf("encode history of authority %s: %w", code, err)
 	}
 	return string(b), nil
 }
@@ -243,7 +351,7 @@ func jsonOrNil(a *schemas.Authority) (any, error) {
 // AuthorityHistory returns the changes of code, oldest first (empty when there are none).
 func (s *Store) AuthorityHistory(ctx context.Context, code string) ([]schemas.AuthorityChange, error) {
 	rows, err := s.db.QueryContext(ctx, `
-		SELECT id, code, changed_at, changed_by, effective_at, reason, action, before, after
+		SELECT id, code, changed_at, changed_by, effective_at, reason, action, before, after, pending
 		FROM authority_history WHERE code = $1 ORDER BY id`, code)
 	if err != nil {
 		return nil, fmt.Errorf("read history of authority %s: %w", code, mapErr(err))
@@ -252,9 +360,9 @@ func (s *Store) AuthorityHistory(ctx context.Context, code string) ([]schemas.Au
 	out := []schemas.AuthorityChange{}
 	for rows.Next() {
 		var ch schemas.AuthorityChange
-		var before, after []byte
+		var before, after, pending []byte
 		if err := rows.Scan(&ch.ID, &ch.Code, &ch.ChangedAt, &ch.ChangedBy, &ch.EffectiveAt, &ch.Reason, &ch.Action,
-			&before, &after); err != nil {
+			&before, &after, &pending); err != nil {
 			return nil, fmt.Errorf("scan authority history: %w", err)
 		}
 		ch.ChangedAt, ch.EffectiveAt = ch.ChangedAt.UTC(), ch.EffectiveAt.UTC()
@@ -270,6 +378,12 @@ func (s *Store) AuthorityHistory(ctx context.Context, code string) ([]schemas.Au
 				return nil, fmt.Errorf("decode authority history %d: %w", ch.ID, err)
 			}
 			*p.dst = &a
+		}
+		if pending != nil {
+			ch.Pending = &schemas.PendingAuthorityChange{}
+			if err := json.Unmarshal(pending, ch.Pending); err != nil {
+				return nil, fmt.Errorf("decode authority history %d: %w", ch.ID, err)
+			}
 		}
 		out = append(out, ch)
 	}

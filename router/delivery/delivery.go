@@ -351,6 +351,7 @@ func Encode(ad adapters.Adapter, task schemas.DeliveryTask, attempt int) ([]byte
 	doc := adapters.Document{
 		DeliveryID: task.DeliveryID, AppealID: task.AppealID, TrackingNumber: task.TrackingNumber,
 		Authority: task.Authority, Attempt: attempt, ReceivedAt: task.ReceivedAt, Raw: task.Body,
+		Signatures: task.Signatures,
 	}
 	if err := json.Unmarshal(task.Body, &doc.Submission); err != nil {
 		return nil, adapters.Permanent(fmt.Errorf("stored submission unreadable: %w", err))

@@ -1,7 +1,9 @@
-// Package intake accepts submissions from the portal: it validates the body strictly, resolves the
-// addressees, and stores the case, one delivery per addressee, the first events and the outbox rows
-// in one transaction. The same idempotency key with the same body answers the same receipt and
-// stores nothing new; with another body it is refused.
+// Package intake accepts submissions from the portal: it validates the body strictly, verifies the
+// citizen's signatures as the signature policy of the client and case kind asks, resolves the
+// addressees, and stores the case, its verified signatures with their signers' facts, one delivery
+// per addressee, the first events and the outbox rows in one transaction. The same idempotency key
+// with the same body answers the same receipt and stores nothing new; with another body it is
+// refused.
 package intake
 
 import (
@@ -37,6 +39,11 @@ type Config struct {
 	PublicURL string
 	// Clock tells the time of receipt. Defaults to the real clock.
 	Clock clock.Clock
+	// Signatures is the signature policy of each case kind and client. Defaults to off for all.
+	Signatures SignaturePolicies
+	// Verifier checks the signatures a policy other than off verifies. Defaults to none, which
+	// only a configuration where every policy is off may leave unset.
+	Verifier Verifier
 }
 
 // Request is one submission as the HTTP edge received it.
@@ -76,6 +83,12 @@ func (in *Intake) Submit(ctx context.Context, req Request) (schemas.Receipt, err
 	if err != nil {
 		return schemas.Receipt{}, err
 	}
+	// The time of receipt: legal terms run from it, and signatures are verified at it.
+	now := in.cfg.Clock.Now().UTC().Truncate(time.Microsecond)
+	signatures, err := in.checkSignatures(ctx, req.ClientID, sub, now)
+	if err != nil {
+		return schemas.Receipt{}, err
+	}
 	recipients, err := in.recipients.Resolve(ctx, sub)
 	if _, refused := errors.AsType[*schemas.Error](err); refused {
 		return schemas.Receipt{}, err
@@ -87,7 +100,6 @@ func (in *Intake) Submit(ctx context.Context, req Request) (schemas.Receipt, err
 		return schemas.Receipt{}, schemas.Errorf(schemas.CodeRoutingUnavailable, "no authority was found for this submission")
 	}
 
-	now := in.cfg.Clock.Now().UTC().Truncate(time.Microsecond)
 	nc := schemas.NewCase{
 		ID:             newID(),
 		ClientID:       req.ClientID,
@@ -98,6 +110,7 @@ func (in *Intake) Submit(ctx context.Context, req Request) (schemas.Receipt, err
 		Body:           req.Body,
 		TraceParent:    req.TraceParent,
 		ReceivedAt:     now,
+		Signatures:     signatures,
 	}
 	codes := make([]string, 0, len(recipients))
 	for _, r := range recipients {
@@ -116,7 +129,7 @@ func (in *Intake) Submit(ctx context.Context, req Request) (schemas.Receipt, err
 	if stored.Created {
 		in.logger.Info("submission accepted", zap.String("appeal_id", stored.ID),
 			zap.String("tracking_number", stored.TrackingNumber), zap.String("client_id", req.ClientID),
-			zap.Strings("authorities", codes))
+			zap.Strings("authorities", codes), zap.Int("signatures_verified", len(signatures)))
 	}
 	return schemas.Receipt{
 		ID:             stored.ID,

@@ -91,9 +91,11 @@ func (e *ImportError) Fields() []schemas.FieldProblem {
 }
 
 // csvColumns are the columns of the CSV format; the first nine are those of
-// ../shared/fixtures/authorities.csv. "short_name" is accepted for "short".
+// ../shared/fixtures/authorities.csv, and every column but code is optional. "short_name" is
+// accepted for "short".
 var csvColumns = []string{"code", "name", "short", "kind", "parent", "territory", "topics", "accepts", "adapter",
-	"mode", "endpoint", "tls_client", "max_message_bytes", "it_contact", "status", "successor"}
+	"mode", "endpoint", "tls_client", "max_message_bytes", "it_contact", "status", "successor",
+	"subsystem", "calendar", "concurrency", "request_timeout"}
 
 // Parse reads an import file. Problems of single rows are kept in the rows (Import reports them
 // with every other problem); a file that cannot be read at all is an *ImportError.
@@ -188,6 +190,7 @@ func parseCSV(data []byte) ([]Row, error) {
 		p.Name, p.ShortName, p.Kind, p.Parent, p.Territory = cell("name"), cell("short"), cell("kind"), cell("parent"), cell("territory")
 		p.Adapter, p.Mode, p.Endpoint, p.TLSClient = cell("adapter"), cell("mode"), cell("endpoint"), cell("tls_client")
 		p.ITContact, p.Status, p.Successor = cell("it_contact"), cell("status"), cell("successor")
+		p.Subsystem, p.Calendar = cell("subsystem"), cell("calendar")
 		if c := cell("topics"); c != nil {
 			l := splitList(*c)
 			p.Topics = &l
@@ -196,19 +199,36 @@ func parseCSV(data []byte) ([]Row, error) {
 			l := splitList(*c)
 			p.Accepts = &l
 		}
-		if c := cell("max_message_bytes"); c != nil {
-			var n int64
-			if *c != "" {
-				n, err = strconv.ParseInt(*c, 10, 64)
-				if err != nil {
-					row.Problems = append(row.Problems, RowProblem{Line: line, Code: row.Code, Field: "max_message_bytes", Message: "must be an integer"})
-				}
+		p.MaxMessageBytes = intCell(&row, "max_message_bytes", cell("max_message_bytes"))
+		if n := intCell(&row, "concurrency", cell("concurrency")); n != nil {
+			c := int(min(max(*n, -1), MaxConcurrency+1)) // out of range either way: the validator says so
+			p.Concurrency = &c
+		}
+		if c := cell("request_timeout"); c != nil {
+			d, err := schemas.ParseDuration(*c)
+			if err != nil {
+				row.Problems = append(row.Problems, RowProblem{Line: line, Code: row.Code, Field: "request_timeout", Message: err.Error()})
 			}
-			p.MaxMessageBytes = &n
+			p.RequestTimeout = &d
 		}
 		rows = append(rows, row)
 	}
 	return rows, nil
+}
+
+// intCell reads an integer cell ("" is 0), or notes a problem in row; nil when the column is absent.
+func intCell(row *Row, field string, c *string) *int64 {
+	if c == nil {
+		return nil
+	}
+	var n int64
+	if *c != "" {
+		var err error
+		if n, err = strconv.ParseInt(*c, 10, 64); err != nil {
+			row.Problems = append(row.Problems, RowProblem{Line: row.Line, Code: row.Code, Field: field, Message: "must be an integer"})
+		}
+	}
+	return &n
 }
 
 func csvErr(err error) string {
@@ -220,7 +240,8 @@ func csvErr(err error) string {
 
 // yamlKeys are the keys of one YAML entry.
 var yamlKeys = []string{"code", "name", "short_name", "kind", "parent", "territory", "topics", "accepts", "adapter",
-	"mode", "endpoint", "tls_client", "max_message_bytes", "it_contact", "status", "successor"}
+	"mode", "endpoint", "tls_client", "max_message_bytes", "it_contact", "status", "successor",
+	"subsystem", "calendar", "concurrency", "request_timeout"}
 
 // parseYAML reads a list of entries, or a mapping with the list under "authorities".
 func parseYAML(data []byte) ([]Row, error) {
@@ -277,7 +298,11 @@ func parseYAML(data []byte) ([]Row, error) {
 			default:
 				one := yaml.Node{Kind: yaml.MappingNode, Content: []*yaml.Node{k, v}}
 				if err := one.Decode(&row.Patch); err != nil {
-					row.Problems = append(row.Problems, RowProblem{Line: v.Line, Field: k.Value, Message: "wrong type"})
+					msg := "wrong type"
+					if de, ok := errors.AsType[*schemas.DurationError](err); ok {
+						msg = de.Error()
+					}
+					row.Problems = append(row.Problems, RowProblem{Line: v.Line, Field: k.Value, Message: msg})
 				}
 			}
 			seen[k.Value] = true
@@ -317,8 +342,14 @@ func Write(format string, w io.Writer, entries []schemas.Authority) error {
 			if a.MaxMessageBytes > 0 {
 				size = strconv.FormatInt(a.MaxMessageBytes, 10)
 			}
+			concurrency := ""
+			if a.Concurrency != 0 {
+				concurrency = strconv.Itoa(a.Concurrency)
+			}
+			timeout, _ := a.RequestTimeout.MarshalText()
 			rec := []string{a.Code, a.Name, a.ShortName, a.Kind, a.Parent, a.Territory, strings.Join(a.Topics, ";"),
-				strings.Join(a.Accepts, ";"), a.Adapter, a.Mode, a.Endpoint, a.TLSClient, size, a.ITContact, a.Status, a.Successor}
+				strings.Join(a.Accepts, ";"), a.Adapter, a.Mode, a.Endpoint, a.TLSClient, size, a.ITContact, a.Status, a.Successor,
+				a.Subsystem, a.Calendar, concurrency, string(timeout)}
 			if err := cw.Write(rec); err != nil {
 				return fmt.Errorf("write csv: %w", err)
 			}

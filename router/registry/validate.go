@@ -6,6 +6,7 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"time"
 	"unicode"
 	"unicode/utf8"
 
@@ -20,10 +21,19 @@ const (
 	MaxEndpointLen  = 2000
 )
 
+// Bounds of an authority's own delivery settings (zero in either means the hub's default).
+const (
+	MaxConcurrency    = 256
+	MinRequestTimeout = 100 * time.Millisecond
+	MaxRequestTimeout = 10 * time.Minute
+)
+
 var (
 	edrpouShape    = regexp.MustCompile(`^[0-9]{8}$`)
 	katottgShape   = regexp.MustCompile(`^UA[0-9]{17}$`)
 	topicShape     = regexp.MustCompile(`^[a-z][a-z0-9_]{0,63}$`)
+	subsystemShape = regexp.MustCompile(`^[A-Za-z0-9._-]{1,64}$`)
+	calendarShape  = regexp.MustCompile(`^[A-Za-z0-9._-]{1,32}$`)
 	acceptedKinds  = []string{string(schemas.CaseAppeal), string(schemas.CaseInfoRequest)}
 	knownStatuses  = []string{schemas.AuthorityActive, schemas.AuthoritySuspended, schemas.AuthorityClosed}
 	knownModes     = []string{schemas.AuthorityModePush, schemas.AuthorityModePull}
@@ -184,6 +194,22 @@ func (v Validator) Check(a schemas.Authority) []schemas.FieldProblem {
 	if a.MaxMessageBytes < 0 {
 		bad("max_message_bytes", "must not be negative")
 	}
+	if a.Subsystem != "" && !subsystemShape.MatchString(a.Subsystem) {
+		bad("subsystem", "must be 1 to 64 of A-Z a-z 0-9 . _ -")
+	}
+	if a.Calendar != "" && !calendarShape.MatchString(a.Calendar) {
+		bad("calendar", "must be 1 to 32 of A-Z a-z 0-9 . _ - (the name of a working calendar)")
+	}
+	if a.Concurrency != 0 && (a.Concurrency < 1 || a.Concurrency > MaxConcurrency) {
+		bad("concurrency", "must be from 1 to %d (0: the hub's default)", MaxConcurrency)
+	}
+	switch d := time.Duration(a.RequestTimeout); {
+	case d == 0:
+	case d < MinRequestTimeout || d > MaxRequestTimeout:
+		bad("request_timeout", "must be from %s to %s (empty: the hub's default)", MinRequestTimeout, MaxRequestTimeout)
+	case d%time.Millisecond != 0:
+		bad("request_timeout", "must be a whole number of milliseconds")
+	}
 	if !slices.Contains(knownStatuses, a.Status) {
 		bad("status", "must be active, suspended or closed")
 	}
@@ -200,8 +226,12 @@ func (v Validator) Check(a schemas.Authority) []schemas.FieldProblem {
 	return ps
 }
 
-// normalize fills the defaults of an entry: push mode, active status, empty lists.
+// normalize fills the defaults of an entry: push mode, active status, the national calendar,
+// empty lists.
 func normalize(a schemas.Authority) schemas.Authority {
+	if a.Calendar == "" {
+		a.Calendar = schemas.DefaultCalendar
+	}
 	if a.Mode == "" {
 		a.Mode = schemas.AuthorityModePush
 	}

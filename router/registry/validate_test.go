@@ -8,6 +8,7 @@ import (
 	"runtime"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 
@@ -139,7 +140,8 @@ func goodAuthority() schemas.Authority {
 		ShortName: "Мінцифри", Kind: schemas.AuthorityKindCentral, Parent: validCode("0000043"),
 		Territory: "UA80000000000000000", Topics: []string{"digital", "e_services"},
 		Accepts: []string{"appeal", "info_request"}, Adapter: "sev1207", Mode: "push", Status: "active",
-		Endpoint: "https://sev.example/inbox", MaxMessageBytes: 1 << 20, ITContact: "it@example.gov.ua"}
+		Endpoint: "https://sev.example/inbox", MaxMessageBytes: 1 << 20, ITContact: "it@example.gov.ua",
+		Subsystem: "sed.main-1", Calendar: "UA", Concurrency: 4, RequestTimeout: schemas.Duration(45 * time.Second)}
 }
 
 func TestValidatorRules(t *testing.T) {
@@ -155,7 +157,14 @@ func TestValidatorRules(t *testing.T) {
 	minimal := goodAuthority()
 	minimal.Parent, minimal.ShortName, minimal.Endpoint, minimal.ITContact, minimal.Topics, minimal.Accepts = "", "", "", "", nil, nil
 	minimal.Mode = "pull"
-	require.Empty(t, v.Check(minimal))
+	minimal.Subsystem, minimal.Calendar, minimal.Concurrency, minimal.RequestTimeout = "", "", 0, 0
+	require.Empty(t, v.Check(minimal), "no subsystem, the default calendar, the hub's delivery defaults")
+	bounds := goodAuthority()
+	bounds.Concurrency, bounds.RequestTimeout = registry.MaxConcurrency, schemas.Duration(registry.MaxRequestTimeout)
+	bounds.Subsystem, bounds.Calendar = strings.Repeat("a", 64), "UA-KYIV.2027_x"
+	require.Empty(t, v.Check(bounds))
+	bounds.Concurrency, bounds.RequestTimeout = 1, schemas.Duration(registry.MinRequestTimeout)
+	require.Empty(t, v.Check(bounds))
 
 	cases := []struct {
 		name    string
@@ -192,6 +201,18 @@ func TestValidatorRules(t *testing.T) {
 		{"successor while active", func(a *schemas.Authority) { a.Successor = validCode("4203768") }, "/successor", "only a closed"},
 		{"successor self", func(a *schemas.Authority) { a.Status, a.Successor = "closed", a.Code }, "/successor", "succeed itself"},
 		{"successor check digit", func(a *schemas.Authority) { a.Status, a.Successor = "closed", "42037680" }, "/successor", "check digit"},
+		{"subsystem too long", func(a *schemas.Authority) { a.Subsystem = strings.Repeat("a", 65) }, "/subsystem", "1 to 64"},
+		{"subsystem spaces", func(a *schemas.Authority) { a.Subsystem = "sed main" }, "/subsystem", "1 to 64"},
+		{"subsystem slash", func(a *schemas.Authority) { a.Subsystem = "../x" }, "/subsystem", "1 to 64"},
+		{"subsystem cyrillic", func(a *schemas.Authority) { a.Subsystem = "сед" }, "/subsystem", "1 to 64"},
+		{"calendar too long", func(a *schemas.Authority) { a.Calendar = strings.Repeat("U", 33) }, "/calendar", "1 to 32"},
+		{"calendar shape", func(a *schemas.Authority) { a.Calendar = "UA;DROP" }, "/calendar", "working calendar"},
+		{"concurrency negative", func(a *schemas.Authority) { a.Concurrency = -1 }, "/concurrency", "from 1 to 256"},
+		{"concurrency too high", func(a *schemas.Authority) { a.Concurrency = registry.MaxConcurrency + 1 }, "/concurrency", "from 1 to 256"},
+		{"timeout too short", func(a *schemas.Authority) { a.RequestTimeout = schemas.Duration(99 * time.Millisecond) }, "/request_timeout", "from 100ms to 10m0s"},
+		{"timeout too long", func(a *schemas.Authority) { a.RequestTimeout = schemas.Duration(10*time.Minute + time.Millisecond) }, "/request_timeout", "from 100ms"},
+		{"timeout negative", func(a *schemas.Authority) { a.RequestTimeout = -schemas.Duration(time.Second) }, "/request_timeout", "from 100ms"},
+		{"timeout sub-millisecond", func(a *schemas.Authority) { a.RequestTimeout = schemas.Duration(150500 * time.Microsecond) }, "/request_timeout", "whole number of milliseconds"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

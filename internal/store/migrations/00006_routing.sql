@@ -1,4 +1,4 @@
--- Routing decisions are explained (issue 4, point 5): each delivery keeps the rule that chose its
+-- Routing decisions are explained: each delivery keeps the rule that chose its
 -- authority (router/recipient: explicit, topic_territory, parent_fallback, complaint_parent) and a
 -- human sentence saying why. Deliveries made before routing existed keep '' in both.
 

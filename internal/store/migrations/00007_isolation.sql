@@ -1,4 +1,4 @@
--- Per-authority isolation (issue 4, point 7): an authority's own delivery concurrency (consumer
+-- Per-authority isolation: an authority's own delivery concurrency (consumer
 -- prefetch and parallel sends) and request timeout. NULL means the hub's configured default
 -- (delivery.concurrency, delivery.request_timeout), so existing entries keep today's behaviour.
 -- The registry's writes name their columns and leave these as they are.

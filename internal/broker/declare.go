@@ -1,0 +1,150 @@
+package broker
+
+import (
+	"context"
+	"errors"
+	"sync"
+
+	amqp "github.com/rabbitmq/amqp091-go"
+	"go.uber.org/zap"
+)
+
+// declareParallelism bounds the declarations in flight on the declaring connection (one
+// short-lived channel each), well under any channel_max the Consumer accepts.
+const declareParallelism = 256
+
+// errWoken ends a runner's attempt early because its subscription changed or went away; the
+// runner re-reads it at once, without backing off.
+var errWoken = errors.New("subscription changed")
+
+// declarer declares authority queues and their bindings for a Consumer or a Publisher on a
+// connection of its own ("<name>.declare"), never on a consuming or publishing connection. The broker answers some failed
+// declarations with a connection-level exception (541 INTERNAL_ERROR such as
+// cluster_not_formed while a quorum queue cannot get its replicas, 504 CHANNEL_ERROR), which
+// closes the whole connection: on a consuming connection that would stop every subscription of
+// its shard (up to Config.ChannelsPerConnection authorities). On the declaring connection it costs
+// only the declarations in flight, whose runners back off and retry on their own. Likewise a
+// publishing connection never stalls behind thousands of re-declarations after a reconnect.
+type declarer struct {
+	cfg Config
+	sup *supervisor
+
+	sem chan struct{} // declarations in flight
+
+	mu    sync.Mutex
+	cur   *link
+	ready chan struct{} // closed while cur is set; replaced when the link goes down
+	// ensured holds the codes declared on cur by ensure; emptied when cur goes down and by
+	// forget, which also advances gen so that a declaration in flight is not recorded.
+	ensured map[string]struct{}
+	gen     uint64
+}
+
+// newDeclarer returns a declarer whose connection is named "<name>.<role>".
+func newDeclarer(cfg Config, role string, log *zap.Logger) *declarer {
+	d := &declarer{cfg: cfg, sem: make(chan struct{}, declareParallelism), ready: make(chan struct{}),
+		ensured: make(map[string]struct{})}
+	d.sup = newSupervisor(cfg, role, log)
+	d.sup.up = func(_ context.Context, l *link) error {
+		d.mu.Lock()
+		defer d.mu.Unlock()
+		d.cur = l
+		close(d.ready)
+		return nil
+	}
+	d.sup.down = func(l *link) {
+		d.mu.Lock()
+		defer d.mu.Unlock()
+		if d.cur == l {
+			d.cur = nil
+			d.ready = make(chan struct{})
+			clear(d.ensured)
+			d.gen++
+		}
+	}
+	return d
+}
+
+// link returns the live declaring connection, waiting for one until ctx ends.
+func (d *declarer) link(ctx context.Context) (*link, error) {
+	for {
+		d.mu.Lock()
+		l, ready := d.cur, d.ready
+		d.mu.Unlock()
+		if l != nil {
+			return l, nil
+		}
+		select {
+		case <-ready:
+		case <-ctx.Done():
+			return nil, context.Cause(ctx)
+		}
+	}
+}
+
+// ensure declares the queue of code unless ensure declared it already on this declaring
+// connection since the last forget. It does not wait for a connection: without one it returns
+// ErrNotConnected. A queue or binding deleted behind the hub's back is declared again once either
+// connection of the Publisher is replaced (a publish to a deleted exchange closes the publishing
+// channel, so the Publisher reconnects), and at once by the Consumer, which declares before every
+// basic.consume.
+func (d *declarer) ensure(ctx context.Context, code string) error {
+	d.mu.Lock()
+	l, gen := d.cur, d.gen
+	_, done := d.ensured[code]
+	d.mu.Unlock()
+	if l == nil {
+		return ErrNotConnected
+	}
+	if done {
+		return nil
+	}
+	if err := d.declareOn(ctx, l, code); err != nil {
+		return err
+	}
+	d.mu.Lock()
+	if d.cur == l && d.gen == gen {
+		d.ensured[code] = struct{}{}
+	}
+	d.mu.Unlock()
+	return nil
+}
+
+// forget makes ensure declare every code again.
+func (d *declarer) forget() {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	clear(d.ensured)
+	d.gen++
+}
+
+// declare declares the queue of code and binds it, waiting for the declaring connection and a
+// free slot until ctx ends.
+func (d *declarer) declare(ctx context.Context, code string) error {
+	l, err := d.link(ctx)
+	if err != nil {
+		return err
+	}
+	return d.declareOn(ctx, l, code)
+}
+
+// declareOn declares code on l once a slot is free. A declaration already sent finishes in the
+// background if ctx ends first (amqp091-go's RPCs take no context); its slot is freed when it does.
+func (d *declarer) declareOn(ctx context.Context, l *link, code string) error {
+	select {
+	case d.sem <- struct{}{}:
+	case <-ctx.Done():
+		return context.Cause(ctx)
+	}
+	err := d.sup.call(ctx, func() error {
+		defer func() { <-d.sem }()
+		return withChannel(l.conn, func(ch *amqp.Channel) error { return declareAuthority(ch, d.cfg, code) })
+	})
+	if errors.Is(err, ErrNotConnected) { // the supervisor is stopping: the slot was never taken
+		<-d.sem
+	}
+	if err != nil && ctx.Err() != nil {
+		return context.Cause(ctx)
+	}
+	return err
+}
