@@ -76,6 +76,13 @@ const (
 	DefaultAuditBatchSize          = 1000
 )
 
+// Defaults of the deadlines section.
+const (
+	DefaultDeadlinesKeepInterval  = time.Second
+	DefaultDeadlinesSweepInterval = time.Minute
+	DefaultDeadlinesBatchSize     = 500
+)
+
 // DefaultShutdownGrace is the default of shutdown.grace.
 const DefaultShutdownGrace = 30 * time.Second
 
@@ -100,6 +107,7 @@ const (
 	DefaultSignaturesPolicyAppeal      = SignaturePolicyOptional
 	DefaultSignaturesPolicyInfoRequest = SignaturePolicyOff
 	DefaultSignaturesExternalTimeout   = 10 * time.Second
+	DefaultSignaturesReloadInterval    = 5 * time.Minute
 )
 
 // Log levels of log.level.
@@ -179,6 +187,10 @@ type Config struct {
 	Delivery Delivery `yaml:"delivery" mapstructure:"delivery"`
 	// Audit seals the case timeline into the tamper-evident event chain.
 	Audit Audit `yaml:"audit" mapstructure:"audit"`
+	// Deadlines keeps the due dates of deliveries and reports what is overdue (docs/deadlines.md).
+	Deadlines Deadlines `yaml:"deadlines" mapstructure:"deadlines"`
+	// Notifications tells portals what becomes of their cases (docs/notifications.md).
+	Notifications Notifications `yaml:"notifications" mapstructure:"notifications"`
 	// Shutdown is the graceful stop.
 	Shutdown Shutdown `yaml:"shutdown" mapstructure:"shutdown"`
 	// Log is the process log.
@@ -313,6 +325,33 @@ type Audit struct {
 	BatchSize int `yaml:"batch_size" mapstructure:"batch_size"`
 }
 
+// Deadlines configures the deadline keeper and the overdue sweep (docs/deadlines.md).
+type Deadlines struct {
+	// KeepInterval is how often the hub looks for newly sealed events to derive due dates from.
+	// Defaults to 1s.
+	KeepInterval time.Duration `yaml:"keep_interval" mapstructure:"keep_interval"`
+	// SweepInterval is how often the hub looks for overdue answers and missing delivery notices
+	// and reports each once. Defaults to 1m.
+	SweepInterval time.Duration `yaml:"sweep_interval" mapstructure:"sweep_interval"`
+	// BatchSize is the most chain links, or overdue due dates, handled in one transaction.
+	// Defaults to 500.
+	BatchSize int `yaml:"batch_size" mapstructure:"batch_size"`
+}
+
+// Notifications configures the portal notifications (docs/notifications.md). Their webhooks are
+// retried with the policy of the delivery section (max_attempts, backoff_*, breaker_*,
+// request_timeout).
+type Notifications struct {
+	// SecretKeyFile is a file holding the key, 64 hexadecimal characters (`openssl rand -hex 32`),
+	// that seals the portals' webhook secrets in the database (AES-256-GCM). Without one the
+	// secrets are stored as they are, and the hub warns when it starts. Defaults to "" (none).
+	SecretKeyFile string `yaml:"secret_key_file" mapstructure:"secret_key_file"`
+	// AllowLoopbackHTTP lets a webhook URL be plain http:// when its host is a loopback address
+	// (127.0.0.0/8, ::1, localhost), for development and tests; otherwise webhooks must be
+	// https://. Defaults to false.
+	AllowLoopbackHTTP bool `yaml:"allow_loopback_http" mapstructure:"allow_loopback_http"`
+}
+
 // Shutdown configures the graceful stop.
 type Shutdown struct {
 	// Grace is how long the soft stop lets in-flight work finish before cancelling it. Defaults to 30s.
@@ -356,8 +395,13 @@ type Identity struct {
 // (docs/signatures.md).
 type Signatures struct {
 	// TrustDir is the directory of the trusted CA certificates and their CRLs, read when the hub
-	// starts; required when a policy (here or a client's) is not "off". Defaults to "" (none).
+	// starts and again every reload_interval; required when a policy (here or a client's) is not
+	// "off". Defaults to "" (none).
 	TrustDir string `yaml:"trust_dir" mapstructure:"trust_dir"`
+	// ReloadInterval is how often the hub reads trust_dir again, so that renewed CRLs and changed
+	// anchors take effect without a restart (a directory that fails to load keeps the previous one).
+	// Defaults to 5m.
+	ReloadInterval time.Duration `yaml:"reload_interval" mapstructure:"reload_interval"`
 	// MaxSignatureBytes is the largest signature verified; a bigger one is refused with
 	// signature_too_large. Defaults to 1048576 (1 MiB).
 	MaxSignatureBytes int `yaml:"max_signature_bytes" mapstructure:"max_signature_bytes"`
@@ -505,6 +549,10 @@ func (c Config) WithDefaults() Config {
 	c.Audit.CheckpointInterval = cmp.Or(c.Audit.CheckpointInterval, DefaultAuditCheckpointInterval)
 	c.Audit.BatchSize = cmp.Or(c.Audit.BatchSize, DefaultAuditBatchSize)
 
+	c.Deadlines.KeepInterval = cmp.Or(c.Deadlines.KeepInterval, DefaultDeadlinesKeepInterval)
+	c.Deadlines.SweepInterval = cmp.Or(c.Deadlines.SweepInterval, DefaultDeadlinesSweepInterval)
+	c.Deadlines.BatchSize = cmp.Or(c.Deadlines.BatchSize, DefaultDeadlinesBatchSize)
+
 	c.Shutdown.Grace = cmp.Or(c.Shutdown.Grace, DefaultShutdownGrace)
 
 	c.Log.Level = cmp.Or(c.Log.Level, DefaultLogLevel)
@@ -522,6 +570,7 @@ func (c Config) WithDefaults() Config {
 	}
 	c.Signatures.Policy.InfoRequest = cmp.Or(c.Signatures.Policy.InfoRequest, DefaultSignaturesPolicyInfoRequest)
 	c.Signatures.External.Timeout = cmp.Or(c.Signatures.External.Timeout, DefaultSignaturesExternalTimeout)
+	c.Signatures.ReloadInterval = cmp.Or(c.Signatures.ReloadInterval, DefaultSignaturesReloadInterval)
 
 	c.Clients = cloneOrNil(c.Clients)
 	c.Authorities = cloneOrNil(c.Authorities)

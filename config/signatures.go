@@ -40,4 +40,5 @@ func (v *validator) signatures(c Config) {
 		v.httpURL("signatures.external.url", s.External.URL)
 	}
 	v.positiveDuration("signatures.external.timeout", s.External.Timeout)
+	v.positiveDuration("signatures.reload_interval", s.ReloadInterval)
 }

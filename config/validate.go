@@ -143,6 +143,13 @@ func (c Config) Validate() error {
 		v.add("audit.batch_size", "must be between 1 and 10000")
 	}
 
+	// deadlines
+	v.positiveDuration("deadlines.keep_interval", c.Deadlines.KeepInterval)
+	v.positiveDuration("deadlines.sweep_interval", c.Deadlines.SweepInterval)
+	if c.Deadlines.BatchSize < 1 || c.Deadlines.BatchSize > 10000 {
+		v.add("deadlines.batch_size", "must be between 1 and 10000")
+	}
+
 	// shutdown
 	v.positiveDuration("shutdown.grace", c.Shutdown.Grace)
 

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"slices"
 	"testing"
 	"time"
 
@@ -58,7 +59,18 @@ func TestPullInbox(t *testing.T) {
 		require.NoError(t, err)
 		tot, err := env.Store.Totals(context.Background())
 		require.NoError(t, err)
-		return c[schemas.StatusQueued] == 3 && tot.OutboxPending == 0
+		if c[schemas.StatusQueued] != 3 || tot.OutboxPending != 0 {
+			return false
+		}
+		// Queued means published; the worker puts each item into the inbox a moment later.
+		for _, r := range receipts {
+			cs, err := env.Store.Case(context.Background(), "portal-test", r.ID)
+			require.NoError(t, err)
+			if !slices.ContainsFunc(cs.Events, func(e schemas.Event) bool { return e.Type == schemas.EventDeliveryInInbox }) {
+				return false
+			}
+		}
+		return true
 	}, 30*time.Second, 10*time.Millisecond)
 
 	// Authority B, and the portal, cannot see A's inbox.

@@ -72,6 +72,8 @@ type Hub struct {
 	relay     *relay.Relay
 	sealer    *audit.Sealer
 	notary    *receipt.Notary
+	portal    *portalNotifications
+	deadlines *deadlineKeeper
 	worker    *delivery.Worker
 	intake    *intake.Intake
 	tracker   *tracker.Tracker
@@ -85,6 +87,8 @@ type Hub struct {
 	subscribed map[string]int // authority code → the concurrency it is consumed with
 	syncLoop   lifecycle.Loop
 	notifyLoop lifecycle.Loop
+	trustLoop  lifecycle.Loop // reloads the signature trust directory
+	trust      reloader       // nil without a trust directory
 	outboxPoke chan struct{}
 	stopOnce   sync.Once
 	// schemaCheckedAt is when the schema was last found current (UnixNano; 0: never).
@@ -159,6 +163,7 @@ func New(ctx context.Context, cfg config.Config, opts Options) (*Hub, error) {
 	h.tracker = tracker.New(st, opts.Clock, logger)
 	h.intake = intake.New(intake.Config{PublicURL: cfg.HTTP.PublicURL, Clock: opts.Clock, Signatures: signaturePolicies(cfg),
 		Verifier: verifier}, st, recipient.New(st), logger)
+	h.trust, _ = verifier.(reloader)
 	h.relay = relay.New(relay.Config{BatchSize: cfg.Relay.BatchSize, PollInterval: cfg.Relay.PollInterval, Clock: opts.Clock},
 		st, &relayPublisher{pub: h.publisher}, logger)
 	notary, checkpointSigner, err := newNotary(cfg, st, opts.Clock, logger)
@@ -167,6 +172,11 @@ func New(ctx context.Context, cfg config.Config, opts Options) (*Hub, error) {
 		return nil, err
 	}
 	h.notary = notary
+	if h.portal, err = newPortalNotifications(cfg, st, bcfg, opts.Clock, h.syncEvery, logger); err != nil {
+		_ = st.Close()
+		return nil, err
+	}
+	h.deadlines = newDeadlineKeeper(cfg.Deadlines, st, opts.Clock, logger)
 	h.sealer = audit.NewSealer(st, audit.Config{SealInterval: cfg.Audit.SealInterval, CheckpointInterval: cfg.Audit.CheckpointInterval,
 		BatchSize: cfg.Audit.BatchSize, Clock: opts.Clock, Signer: checkpointSigner}, logger)
 	h.worker = delivery.New(delivery.Config{RequestTimeout: cfg.Delivery.RequestTimeout, MaxAttempts: cfg.Delivery.MaxAttempts,
@@ -176,7 +186,7 @@ func New(ctx context.Context, cfg config.Config, opts Options) (*Hub, error) {
 	hcfg := httpapi.Config{Addr: cfg.HTTP.Addr, MaxBodyBytes: cfg.HTTP.MaxBodyBytes, ReadHeaderTimeout: cfg.HTTP.ReadHeaderTimeout,
 		ReadTimeout: cfg.HTTP.ReadTimeout, WriteTimeout: cfg.HTTP.WriteTimeout, IdleTimeout: cfg.HTTP.IdleTimeout}
 	handler := httpapi.NewHandler(hcfg, httpapi.Deps{Auth: h, Submitter: h, Cases: h, Ready: h, Authorities: h, Registry: h,
-		Delivery: h, Receipts: h}, logger)
+		Delivery: h, Receipts: h, Notifications: h, Timelines: h, Overdue: h}, logger)
 	h.http = httpapi.NewServer(hcfg, handler, logger)
 	return h, nil
 }
@@ -211,8 +221,17 @@ func (h *Hub) Start(ctx context.Context) error {
 	if err := h.notary.Start(ctx); err != nil {
 		return fmt.Errorf("start notary: %w", err)
 	}
+	if err := h.portal.start(ctx); err != nil {
+		return err
+	}
+	if err := h.deadlines.Start(ctx); err != nil {
+		return fmt.Errorf("start deadlines: %w", err)
+	}
 	h.syncLoop.Start(ctx, h.syncAuthoritiesEvery)
 	h.notifyLoop.Start(ctx, h.notifyOutbox)
+	if h.trust != nil {
+		h.trustLoop.Start(ctx, h.reloadTrustEvery)
+	}
 	if err := h.http.Start(ctx); err != nil {
 		return fmt.Errorf("start http: %w", err)
 	}
@@ -232,6 +251,7 @@ func (h *Hub) Stop(ctx context.Context) error {
 		}
 		_ = h.syncLoop.Stop(ctx)
 		_ = h.notifyLoop.Stop(ctx)
+		_ = h.trustLoop.Stop(ctx)
 		if err := h.consumer.Stop(ctx); err != nil {
 			errs = append(errs, fmt.Errorf("stop consumer: %w", err))
 		}
@@ -240,6 +260,8 @@ func (h *Hub) Stop(ctx context.Context) error {
 		}
 		_ = h.sealer.Stop(ctx)
 		_ = h.notary.Stop(ctx)
+		errs = append(errs, h.portal.stop(ctx)...)
+		_ = h.deadlines.Stop(ctx)
 		if err := h.publisher.Stop(context.WithoutCancel(ctx)); err != nil {
 			errs = append(errs, fmt.Errorf("stop publisher: %w", err))
 		}

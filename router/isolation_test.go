@@ -24,15 +24,18 @@ const (
 	isolationLoad     = 150                   // healthy submissions per run
 	isolationInterval = 10 * time.Millisecond // between two submissions
 	// isolationFloor is the absolute allowance under which a p99 is never called slow: at tiny
-	// latencies (tens of milliseconds on loopback) 2× is within scheduling noise.
-	isolationFloor = 200 * time.Millisecond
+	// latencies (tens of milliseconds on loopback) 2× is within scheduling noise, and `make test`
+	// runs other packages on the same two cores meanwhile (a p99 of 320 ms was seen that way).
+	// Broken isolation shows as healthy deliveries waiting behind the hanging system's 1 s timeout
+	// or the failing one's retries: p99 well above a second, far over this floor.
+	isolationFloor = 500 * time.Millisecond
 )
 
 // TestBrokenAuthoritiesDoNotSlowTheOthers: five healthy authorities, one whose
 // system hangs and one that answers 503 to everything. The same paced load to the healthy ones runs
 // twice in one hub: without traffic to the broken ones, then with the broken ones receiving
 // deliveries throughout. The healthy authorities' end-to-end p99 (delivered_at − received_at, from
-// the store) in the second run must be within max(2 × the first run's p99, 200 ms). The 503
+// the store) in the second run must be within max(2 × the first run's p99, 500 ms). The 503
 // authority's breaker opens (seen through GET /v1/authorities/{code}/delivery), the hub stops
 // calling it, and once both broken systems are healed every delivery arrives exactly once.
 //

@@ -216,10 +216,16 @@ func (s *recordingSystem) exchanges() []exchange {
 // the deliveryPush callback of POST /v1/appeals.
 func validatePush(t *testing.T, doc *openapi3.T, x exchange) {
 	t.Helper()
+	validateCallback(t, doc, doc.Paths.Value("/v1/appeals").Post, "deliveryPush", x)
+}
+
+// validateCallback validates a request the hub made, and the answer it got, against the callback
+// name of op.
+func validateCallback(t *testing.T, doc *openapi3.T, op *openapi3.Operation, name string, x exchange) {
+	t.Helper()
 	ctx := context.Background()
-	post := doc.Paths.Value("/v1/appeals").Post
-	cb := post.Callbacks["deliveryPush"]
-	require.NotNil(t, cb, "POST /v1/appeals has the deliveryPush callback")
+	cb := op.Callbacks[name]
+	require.NotNil(t, cb, "the operation has the %s callback", name)
 	keys := cb.Value.Keys()
 	require.Len(t, keys, 1)
 	item := cb.Value.Value(keys[0])
@@ -229,10 +235,10 @@ func validatePush(t *testing.T, doc *openapi3.T, x exchange) {
 	req := x.req.Clone(ctx)
 	req.Body = io.NopCloser(bytes.NewReader(x.body))
 	in := &openapi3filter.RequestValidationInput{Request: req, Route: route, Options: opts}
-	require.NoError(t, openapi3filter.ValidateRequest(ctx, in), "the hub's push does not match the callback: %s", x.body)
+	require.NoError(t, openapi3filter.ValidateRequest(ctx, in), "the hub's %s request does not match the callback: %s", name, x.body)
 	out := &openapi3filter.ResponseValidationInput{RequestValidationInput: in, Status: x.status, Header: x.header, Options: opts}
 	out.SetBodyBytes(x.reply)
-	require.NoError(t, openapi3filter.ValidateResponse(ctx, out), "the system's answer does not match the callback: %s", x.reply)
+	require.NoError(t, openapi3filter.ValidateResponse(ctx, out), "the answer does not match the %s callback: %s", name, x.reply)
 }
 
 // sevAck is an SEV 1207 v1.5 notice from authority code: delivery id registered (ack_type 3).
@@ -280,6 +286,7 @@ func TestOpenAPIAgainstRunningHub(t *testing.T) {
 	env := hubtest.NewEnv(t, map[string]string{push: sys.srv.URL + "/documents/" + push}, func(c *config.Config) {
 		c.HTTP.MaxBodyBytes = 16 << 10
 		c.Audit.SealInterval = 20 * time.Millisecond // receipts follow the sealing
+		c.Notifications.AllowLoopbackHTTP = true     // the portal's webhook below
 		for i := range c.Authorities {
 			if c.Authorities[i].Code == push {
 				c.Authorities[i].Token = hubToken
@@ -296,6 +303,7 @@ func TestOpenAPIAgainstRunningHub(t *testing.T) {
 	})
 	hub := env.Start(t)
 	api := newAPICheck(t, doc, hub.URL)
+	hook := portalNotificationsBefore(t, api, env)
 	jsonKey := func(key string) map[string]string {
 		return map[string]string{"Content-Type": "application/json", "Idempotency-Key": key}
 	}
@@ -322,7 +330,10 @@ func TestOpenAPIAgainstRunningHub(t *testing.T) {
 	// The same key and body again: the same receipt.
 	resp = api.do(t, call{method: http.MethodPost, path: "/v1/appeals", token: env.Token, header: jsonKey("k-push"),
 		body: pushBody, status: http.StatusAccepted})
-	require.Equal(t, pushReceipt, decodeReceipt(t, resp.Body))
+	replayed := decodeReceipt(t, resp.Body)
+	require.Empty(t, replayed.AccessCode, "the access code is shown once")
+	replayed.AccessCode = pushReceipt.AccessCode
+	require.Equal(t, pushReceipt, replayed)
 
 	// Refusals of POST /v1/appeals.
 	for _, cl := range []call{
@@ -546,9 +557,23 @@ func TestOpenAPIAgainstRunningHub(t *testing.T) {
 	resp = api.do(t, call{method: http.MethodGet, path: "/v1/authorities/" + push + "/delivery", token: operatorToken, status: http.StatusOK})
 	require.Contains(t, string(resp.Body), `"breaker":"closed"`)
 	api.do(t, call{method: http.MethodGet, path: "/v1/authorities/19999990/delivery", token: operatorToken, status: http.StatusNotFound, code: schemas.CodeNotFound})
+	resp = api.do(t, call{method: http.MethodGet, path: "/v1/overdue?authority=" + push + "&kind=answer&limit=10", token: operatorToken, status: http.StatusOK})
+	require.JSONEq(t, `{"items":[]}`, string(resp.Body), "nothing is overdue yet")
+	for _, cl := range []call{
+		{path: "/v1/overdue?kind=forward", token: operatorToken, invalid: true, status: http.StatusBadRequest, code: schemas.CodeSchemaViolation},
+		{path: "/v1/overdue?limit=0", token: operatorToken, invalid: true, status: http.StatusBadRequest, code: schemas.CodeSchemaViolation},
+		{path: "/v1/overdue?cursor=not-a-cursor", token: operatorToken, status: http.StatusBadRequest, code: schemas.CodeSchemaViolation},
+		{path: "/v1/overdue", token: env.Token, status: http.StatusForbidden, code: schemas.CodeForbidden},
+		{path: "/v1/overdue", invalid: true, status: http.StatusUnauthorized, code: schemas.CodeUnauthorized},
+	} {
+		cl.method = http.MethodGet
+		api.do(t, cl)
+	}
 	resp = api.do(t, call{method: http.MethodGet, path: "/v1/directory?q=%D0%BA%D0%B0%D0%B1%D1%96%D0%BD%D0%B5%D1%82", status: http.StatusOK})
 	require.Contains(t, string(resp.Body), `"00000431"`)
 	api.do(t, call{method: http.MethodGet, path: "/v1/directory?territory=UA05", invalid: true, status: http.StatusBadRequest, code: schemas.CodeSchemaViolation})
+
+	portalNotificationsAfter(t, api, env, hook, doc, pushReceipt, pullToken)
 
 	// What no operation describes.
 	api.validateUnrouted(t, http.MethodGet, "/v1/nothing-here", "NotFound", http.StatusNotFound)
@@ -735,6 +760,8 @@ func TestOpenAPIAgreesWithJSONSchemas(t *testing.T) {
 		"registered":              message("registered", "m", of, `,"registration_number":"1","registration_date":"2026-03-02T09:30:00Z","registrar":"Office"`),
 		"refused":                 message("refused", "m", of, `,"refusal_code":"duplicate","refusal_text":"Already received"`),
 		"status":                  message("status", "m", of, `,"text":"In progress"`),
+		"registered simple":       message("registered", "m", of, `,"registration_number":"1","registration_date":"2026-03-02T09:30:00Z","simple":true`),
+		"simple not a boolean":    message("status", "m", of, `,"text":"x","simple":"yes"`),
 		"extended":                message("extended", "m", of, `,"new_due_date":"2026-04-02T00:00:00Z","reason":"Inspection"`),
 		"forwarded":               message("forwarded", "m", of, `,"forwarded_to":"12345678","reason":"Competence"`),
 		"returned":                message("returned", "m", of, `,"reason":"No address"`),

@@ -174,10 +174,16 @@ func (p *relayPublisher) Publish(ctx context.Context, msgs []schemas.OutboxMessa
 			CorrelationID: m.AppealID, ContentType: "application/json", Headers: headers, Body: body})
 		idx = append(idx, i)
 	}
+	return publishInto(ctx, p.pub, out, idx, errs)
+}
+
+// publishInto publishes out as one batch and records each message's result in errs at the index
+// idx gives it; errs of messages not published stay as they are.
+func publishInto(ctx context.Context, pub *broker.Publisher, out []broker.Message, idx []int, errs []error) []error {
 	if len(out) == 0 {
 		return errs
 	}
-	for j, err := range p.pub.PublishBatch(ctx, out) {
+	for j, err := range pub.PublishBatch(ctx, out) {
 		errs[idx[j]] = err
 	}
 	return errs

@@ -93,6 +93,9 @@ func TestIdempotencyKey(t *testing.T) {
 	body := hubtest.Submission(1, 1024, "60000001")
 	first := env.MustSubmit(t, hub.URL, "same-key", body)
 	again := env.MustSubmit(t, hub.URL, "same-key", body)
+	require.NotEmpty(t, first.AccessCode)
+	require.Empty(t, again.AccessCode, "the access code is shown once")
+	again.AccessCode = first.AccessCode
 	require.Equal(t, first, again)
 
 	other := bytes.Replace(body, []byte("Тестове"), []byte("Інше"), 1)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"go.uber.org/zap"
 	"time"
 
 	"appealhub/config"
@@ -48,6 +49,9 @@ func NewSignatureVerifier(cfg config.Signatures) (intake.Verifier, error) {
 type signatureChecker struct {
 	v *signature.Verifier
 }
+
+// Reload reads the trust directory again (renewed CRLs, changed anchors).
+func (c signatureChecker) Reload() error { return c.v.Reload() }
 
 func (c signatureChecker) Check(ctx context.Context, sig, content []byte, at time.Time) (schemas.Signer, error) {
 	s, err := c.v.Verify(ctx, sig, content, at)
@@ -104,4 +108,29 @@ func signaturePolicies(cfg config.Config) intake.SignaturePolicies {
 		}
 	}
 	return p
+}
+
+// reloader is a verifier whose trust directory can be read again while the hub runs.
+type reloader interface {
+	Reload() error
+}
+
+// reloadTrustEvery reads the trust directory again every signatures.reload_interval, so that CRLs
+// an operator renews take effect without a restart. A directory that fails to load (a half-copied
+// file) is logged and the previous one stays in use.
+func (h *Hub) reloadTrustEvery(ctx context.Context) {
+	t := time.NewTicker(h.cfg.Signatures.ReloadInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		if err := h.trust.Reload(); err != nil {
+			h.logger.Warn("reload signature trust directory failed; keeping the previous one", zap.Error(err))
+			continue
+		}
+		h.logger.Debug("signature trust directory reloaded")
+	}
 }

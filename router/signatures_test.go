@@ -339,3 +339,41 @@ func TestSignaturesRevocationAndExternalVerifier(t *testing.T) {
 	require.Equal(t, c.Signatures, envelope.VerifiedSignatures)
 	require.True(t, bytes.Contains(envelope.Submission, []byte(base64.StdEncoding.EncodeToString(dstu))), "the signature as received")
 }
+
+// TestSignatureTrustDirectoryReloads: CRLs an operator puts into the trust directory take effect
+// without a restart, within signatures.reload_interval.
+func TestSignatureTrustDirectoryReloads(t *testing.T) {
+	t.Parallel()
+	p := signaturetest.Shared(t)
+	trust := t.TempDir()
+	copyFile := func(name string) {
+		t.Helper()
+		require.NoError(t, os.WriteFile(filepath.Join(trust, name), p.Read(t, "trust/"+name), 0o600))
+	}
+	copyFile("root.pem") // no CRLs yet
+	const authority = "31000011"
+	sys := newStoringSystem(t, sandbox.FormatJSON)
+	env := hubtest.NewEnv(t, map[string]string{authority: sys.srv.URL + "/documents/" + authority}, func(c *config.Config) {
+		c.Signatures.TrustDir = trust
+		c.Signatures.RequireCRL = true
+		c.Signatures.ReloadInterval = 50 * time.Millisecond
+		c.Signatures.Policy.Appeal = config.SignaturePolicyRequired
+	})
+	hub := env.Start(t)
+	body := signedSubmission(t, string(p.Doc(t)), nil, []schemas.Signature{cades("text", p.Sig(t, "ec256"))}, authority)
+	submit := func(key string) hubtest.Response {
+		t.Helper()
+		resp, err := env.Submit(context.Background(), hub.URL, key, body)
+		require.NoError(t, err)
+		return resp
+	}
+	resp := submit("before")
+	require.Equal(t, http.StatusServiceUnavailable, resp.Status, string(resp.Body))
+	code, _ := resp.Problem()
+	require.Equal(t, string(schemas.CodeRevocationUnknown), code)
+
+	copyFile("root.crl")
+	copyFile("inter.crl")
+	require.Eventually(t, func() bool { return submit("after").Status == http.StatusAccepted }, 10*time.Second, 50*time.Millisecond,
+		"the CRLs never took effect")
+}

@@ -84,6 +84,17 @@ const (
 	// CodeRevocationUnknown: CRLs are required and a certificate of the signer's chain has no current
 	// one at the hub; retry later.
 	CodeRevocationUnknown Code = "revocation_unknown"
+	// CodeForwardTargetUnknown: a forwarded message names an authority that is not in the registry.
+	CodeForwardTargetUnknown Code = "forward_target_unknown"
+	// CodeForwardTargetInactive: a forwarded message names an authority that is suspended or closed,
+	// or does not accept the case's kind.
+	CodeForwardTargetInactive Code = "forward_target_inactive"
+	// CodeForwardTargetDuplicate: a forwarded message names an authority that already has a delivery
+	// of the case (the forwarding authority itself included).
+	CodeForwardTargetDuplicate Code = "forward_target_duplicate"
+	// CodeForwardTargetForbidden: a forwarded message names the authority the complaint is against,
+	// which may not receive it.
+	CodeForwardTargetForbidden Code = "forward_target_forbidden"
 	// CodeShuttingDown: this hub process is draining before it stops; retry (another process).
 	CodeShuttingDown Code = "shutting_down"
 	// CodeServiceUnavailable: a dependency (database, broker) is down; retry later.
@@ -103,6 +114,7 @@ func Codes() []Code {
 		CodeSignatureRequired, CodeSignatureTooLarge, CodeSignatureMalformed, CodeDigestMismatch, CodeSignerMismatch,
 		CodeWeakAlgorithm, CodeUnsupportedAlgorithm, CodeBadKeyUsage, CodeCertificateExpired, CodeUntrustedChain,
 		CodeCertificateRevoked, CodeRevocationUnknown,
+		CodeForwardTargetUnknown, CodeForwardTargetInactive, CodeForwardTargetDuplicate, CodeForwardTargetForbidden,
 	}
 }
 

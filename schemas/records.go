@@ -169,6 +169,6 @@ type MessageResult struct {
 	MessageID string         `json:"message_id"`
 	Of        string         `json:"of"`
 	Duplicate bool           `json:"duplicate"` // the message id was seen before: nothing changed
-	Applied   bool           `json:"applied"`   // the delivery's state changed
+	Applied   bool           `json:"applied"`   // the message took effect (moved the delivery, or was recorded: status, extended)
 	Status    DeliveryStatus `json:"status"`    // the delivery's state after the message
 }

@@ -156,6 +156,13 @@ const (
 	StatusDead          DeliveryStatus = "dead"
 )
 
+// DeliveryStatuses returns every delivery status, in the order of the state machine
+// (docs/state_machine.md): the forward path, then the exits.
+func DeliveryStatuses() []DeliveryStatus {
+	return []DeliveryStatus{StatusAccepted, StatusQueued, StatusSent, StatusDelivered, StatusRegistered, StatusAnswered,
+		StatusRefused, StatusForwarded, StatusReturned, StatusNotConsidered, StatusDead}
+}
+
 // Pending reports whether the delivery has not yet reached the authority's system and the hub still
 // owes an attempt.
 func (s DeliveryStatus) Pending() bool {
@@ -168,6 +175,11 @@ type Receipt struct {
 	TrackingNumber string    `json:"tracking_number"`
 	StatusURL      string    `json:"status_url"`
 	ReceivedAt     time.Time `json:"received_at"`
+	// AccessCode lets the citizen follow the case with its tracking number (GET
+	// /v1/track/{tracking_number}?code=). It is shown in this answer only, the first time the
+	// submission is accepted: the hub keeps a hash of it, and a replay of the submission answers
+	// without it.
+	AccessCode string `json:"access_code,omitempty"`
 }
 
 // EvidenceType is what a hub-signed receipt attests, after the evidence of ETSI EN 319 522
@@ -233,7 +245,27 @@ type Delivery struct {
 	// for deliveries made before routing was recorded.
 	RoutingRule   string `json:"routing_rule,omitempty"`
 	RoutingReason string `json:"routing_reason,omitempty"`
+	// ForwardedFrom is the id of the delivery whose authority forwarded the case to this one
+	// (RoutingRule RoutingForwarded); ForwardedTo is the id of the delivery the hub created when
+	// this one's authority forwarded the case. Both are of the same case.
+	ForwardedFrom string `json:"forwarded_from,omitempty"`
+	ForwardedTo   string `json:"forwarded_to,omitempty"`
+	// Registrar is who registered the appeal or refused its registration, as the authority states it.
+	Registrar string `json:"registrar,omitempty"`
+	// RefusalText is the refusal of registration in words, as the applicant reads it.
+	RefusalText string `json:"refusal_text,omitempty"`
+	// Reason is why the authority forwarded, returned or did not consider the appeal, in its words.
+	Reason string `json:"reason,omitempty"`
+	// Answer is the authority's answer, once the delivery is answered.
+	Answer *Answer `json:"answer,omitempty"`
+	// Due are the delivery's current due dates (answer, forward, …), each with how it was
+	// computed; absent until the delivery is sent (docs/deadlines.md).
+	Due []DueDate `json:"due,omitempty"`
 }
+
+// RoutingForwarded is the routing rule of a delivery the hub created because another authority
+// forwarded the case to this one as the competent authority (Delivery.ForwardedFrom).
+const RoutingForwarded = "forwarded"
 
 // EventType names an entry of a case's timeline. The values are stored and shown: never rename one.
 type EventType string
@@ -248,6 +280,19 @@ const (
 	EventDeliveryInInbox    EventType = "delivery_in_inbox"
 	EventDeliveryFetched    EventType = "delivery_fetched"
 	EventDeliveryRetargeted EventType = "delivery_retargeted"
+	// EventDeliveryForwardedTo: the hub created a delivery to the authority this delivery's
+	// authority forwarded the case to (on the forwarded delivery).
+	EventDeliveryForwardedTo EventType = "delivery_forwarded_to"
+	// EventDeliveryForwardedFrom: the delivery was created by a forward (on the new delivery).
+	EventDeliveryForwardedFrom EventType = "delivery_forwarded_from"
+	// EventDeadlineSet: the answer due date of a delivery was set or changed (docs/deadlines.md).
+	EventDeadlineSet EventType = "deadline_set"
+	// EventDeadlineRecomputed: a new calendar version changed a delivery's due dates.
+	EventDeadlineRecomputed EventType = "deadline_recomputed"
+	// EventDeadlineOverdue: an answer due date passed with no answer.
+	EventDeadlineOverdue EventType = "deadline_overdue"
+	// EventDeliveryNoticeMissing: a sent delivery had no delivery notice within 6 hours.
+	EventDeliveryNoticeMissing EventType = "delivery_notice_missing"
 )
 
 // AuthorityEvent is the timeline entry of an authority message of type t ("authority_registered", …).
@@ -281,6 +326,12 @@ const (
 	MsgAnswered      AuthorityMessageType = "answered"       // answered, with documents
 )
 
+// AuthorityMessageTypes returns every authority message type, in the order of the JSON Schema's enum.
+func AuthorityMessageTypes() []AuthorityMessageType {
+	return []AuthorityMessageType{MsgDelivered, MsgAccepted, MsgRegistered, MsgRefused, MsgStatus, MsgExtended,
+		MsgForwarded, MsgReturned, MsgNotConsidered, MsgAnswered}
+}
+
 // AnswerOutcome is the result of consideration stated in an answer.
 type AnswerOutcome string
 
@@ -292,12 +343,32 @@ const (
 	OutcomeNotHeld            AnswerOutcome = "not_held"
 )
 
+// AnswerOutcomes returns every answer outcome, in the order of the JSON Schema's enum.
+func AnswerOutcomes() []AnswerOutcome {
+	return []AnswerOutcome{OutcomeSatisfied, OutcomePartiallySatisfied, OutcomeRefused, OutcomeExplained, OutcomeNotHeld}
+}
+
 // AuthorityDocument is a file an authority sends back (an answer and its annexes).
 type AuthorityDocument struct {
 	FileName   string      `json:"file_name"`
 	MediaType  string      `json:"media_type"`
 	Content    []byte      `json:"content"`
 	Signatures []Signature `json:"signatures,omitempty"`
+}
+
+// Answer is an authority's answer to a delivery as the portal reads it (Delivery.Answer): the
+// answered message's fields, its documents and their signatures byte for byte as the authority
+// sent them.
+type Answer struct {
+	// MessageID is the authority's id of the answered message.
+	MessageID string `json:"message_id"`
+	// At is when the hub received it.
+	At              time.Time           `json:"at"`
+	Outcome         AnswerOutcome       `json:"outcome,omitempty"`
+	LegalBasis      string              `json:"legal_basis,omitempty"`
+	AppealProcedure string              `json:"appeal_procedure,omitempty"`
+	Text            string              `json:"text,omitempty"`
+	Documents       []AuthorityDocument `json:"documents,omitempty"`
 }
 
 // AuthorityMessage is one message from an authority's system about one delivery, decoded from its
@@ -323,4 +394,7 @@ type AuthorityMessage struct {
 	AppealProcedure    string              `json:"appeal_procedure,omitempty"`
 	Text               string              `json:"text,omitempty"`
 	Documents          []AuthorityDocument `json:"documents,omitempty"`
+	// Simple marks an appeal that needs no further study: its term is 15 days instead of a month
+	// (Law "On Citizens' Appeals" art. 20). Meaningful on registered, accepted and status messages.
+	Simple bool `json:"simple,omitempty"`
 }

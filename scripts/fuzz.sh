@@ -29,7 +29,18 @@ for t in "${targets[@]}"; do
 	start=$SECONDS
 	# -fuzzminimizetime bounds the shrinking of each new interesting input: left at its default
 	# (60s), a short run spends nearly all its time minimizing the first few inputs.
+	corpus="$dir/testdata/fuzz/$name"
+	before=$(ls "$corpus" 2>/dev/null | sort || true)
 	if ! out=$("$GO" test -run '^$' -fuzz "^${name}\$" -fuzztime "$duration" -fuzzminimizetime 200x "$dir" 2>&1); then
+		after=$(ls "$corpus" 2>/dev/null | sort || true)
+		# Go 1.26's fuzz coordinator can report its own -fuzztime deadline as a failure
+		# ("context deadline exceeded", no failing input written: go.dev/issue/75804, fixed in
+		# Go 1.27). Only that exact signature is let through, with a warning.
+		if [[ $before == "$after" ]] && grep -q '^    context deadline exceeded$' <<<"$out" &&
+			! grep -q 'Failing input written' <<<"$out"; then
+			echo "fuzz: ok   ${dir#./} ${name} ($((SECONDS - start))s; the fuzz coordinator reported its own deadline, go.dev/issue/75804)"
+			continue
+		fi
 		printf '%s\n' "$out"
 		echo "fuzz: FAIL ${dir#./} ${name}"
 		exit 1

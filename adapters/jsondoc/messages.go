@@ -88,6 +88,7 @@ type wireMessage struct {
 	AppealProcedure    string                       `json:"appeal_procedure,omitempty"`
 	Text               string                       `json:"text,omitempty"`
 	Documents          []schemas.AuthorityDocument  `json:"documents,omitempty"`
+	Simple             bool                         `json:"simple,omitempty"`
 }
 
 func formatTime(t *time.Time) *string {
@@ -118,6 +119,7 @@ func toWire(m schemas.AuthorityMessage) wireMessage {
 		AppealProcedure:    m.AppealProcedure,
 		Text:               m.Text,
 		Documents:          m.Documents,
+		Simple:             m.Simple,
 	}
 }
 

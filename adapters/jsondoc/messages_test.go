@@ -186,6 +186,7 @@ func fullMessage() schemas.AuthorityMessage {
 			Content:    []byte("%PDF-1.7\n\x00\xff"),
 			Signatures: []schemas.Signature{{Of: "відповідь.pdf", Format: "cades-detached", Value: []byte{0x30, 0x82, 0x01, 0x00}}},
 		}},
+		Simple: true,
 	}
 }
 

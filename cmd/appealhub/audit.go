@@ -110,7 +110,7 @@ func printReport(w io.Writer, r audit.Report) {
 func newAuditCheckpointCommand() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "checkpoint",
-		Short: "Seal the events that may be sealed now, then record an (unsigned) checkpoint of the chain head",
+		Short: "Seal the events that may be sealed now, then record a checkpoint of the chain head (signed with identity.signing_key when set)",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			st, err := openCheckedStore(cmd)
@@ -119,7 +119,20 @@ func newAuditCheckpointCommand() *cobra.Command {
 			}
 			defer func() { _ = st.Close() }()
 			ctx := cmd.Context()
-			sealer := audit.NewSealer(st, audit.Config{}, nil)
+			cfg, err := loadConfig(cmd)
+			if err != nil {
+				return err
+			}
+			var acfg audit.Config
+			signed := "unsigned"
+			if cfg.Identity.SigningKey != "" {
+				id, err := receipt.LoadIdentity(cfg.Identity.SigningKey, cfg.Identity.Certificate)
+				if err != nil {
+					return err
+				}
+				acfg.Signer, signed = receipt.NewCheckpointSigner(id, nil), "signed"
+			}
+			sealer := audit.NewSealer(st, acfg, nil)
 			sealed, err := sealer.Seal(ctx)
 			if err != nil {
 				return err
@@ -128,12 +141,12 @@ func newAuditCheckpointCommand() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			fmt.Fprintf(cmd.OutOrStdout(), "sealed %d events; checkpoint %d at position %d (seq %d, hash %s), unsigned\n",
-				sealed, cp.ID, cp.Pos, cp.Seq, hex.EncodeToString(cp.Hash))
+			fmt.Fprintf(cmd.OutOrStdout(), "sealed %d events; checkpoint %d at position %d (seq %d, hash %s), %s\n",
+				sealed, cp.ID, cp.Pos, cp.Seq, hex.EncodeToString(cp.Hash), signed)
 			return nil
 		},
 	}
-	configFlags(cmd, "database.url", "database.schema")
+	configFlags(cmd, "database.url", "database.schema", "identity.signing_key", "identity.certificate")
 	return cmd
 }
 

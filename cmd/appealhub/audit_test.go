@@ -14,6 +14,7 @@ import (
 	"appealhub/config"
 	"appealhub/internal/audit"
 	"appealhub/internal/hubtest"
+	"appealhub/internal/receipt"
 	"appealhub/internal/store"
 	"appealhub/internal/store/storetest"
 	"appealhub/schemas"
@@ -57,6 +58,17 @@ func TestAuditCheckpointAndVerify(t *testing.T) {
 	require.Equal(t, 0, code, errOut)
 	require.Regexp(t, `event chain: 1 links; head at position 1 \(seq \d+, hash [0-9a-f]{64}\); 0 events not sealed yet\n`, out)
 	require.Contains(t, out, "checkpoints: 1 (0 signatures verified, 0 not checked, 1 unsigned)\nintact\n")
+
+	// With the hub's identity configured the checkpoint is signed, and verifies against its CA.
+	files, err := receipt.GenerateIdentity(t.TempDir(), "Appeal Hub test")
+	require.NoError(t, err)
+	out, errOut, code = runCLI(t, nil, append([]string{"audit", "checkpoint",
+		"--identity-signing-key", files.Key, "--identity-certificate", files.Certificate}, db...)...)
+	require.Equal(t, 0, code, errOut)
+	require.Regexp(t, `^sealed 0 events; checkpoint \d+ at position 1 \(seq \d+, hash [0-9a-f]{64}\), signed\n$`, out)
+	out, errOut, code = runCLI(t, nil, append([]string{"audit", "verify", "--ca", files.CA}, db...)...)
+	require.Equal(t, 0, code, errOut)
+	require.Contains(t, out, "checkpoints: 2 (1 signatures verified, 0 not checked, 1 unsigned)\nintact\n")
 
 	out, errOut, code = runCLI(t, nil, append([]string{"audit", "verify", "--json"}, db...)...)
 	require.Equal(t, 0, code, errOut)

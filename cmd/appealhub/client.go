@@ -47,7 +47,7 @@ func newClientCommand() *cobra.Command {
 	configFlags(add, "database.url", "database.schema")
 	add.Flags().String("kind", "portal", "portal, authority or operator")
 	add.Flags().String("authority", "", "the authority's EDRPOU code (kind authority)")
-	cmd.AddCommand(add)
+	cmd.AddCommand(add, newClientNotifyCommand())
 	return cmd
 }
 

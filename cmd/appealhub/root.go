@@ -31,6 +31,7 @@ func newRootCommand(stdout, stderr io.Writer) *cobra.Command {
 		newAuthorityCommand(),
 		newAuditCommand(),
 		newReceiptCommand(),
+		newCalendarCommand(),
 	)
 	return root
 }

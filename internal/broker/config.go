@@ -13,6 +13,14 @@ const (
 	QueueTypeClassic = "classic"
 )
 
+// Queue families of Config.Family.
+const (
+	// FamilyAuthority: the Deliver exchange and the authority queues (the default).
+	FamilyAuthority = "authority"
+	// FamilyPortal: the Portal exchange and the portal clients' notification queues.
+	FamilyPortal = "portal"
+)
+
 // Defaults used by Config.WithDefaults.
 const (
 	DefaultQueueType      = QueueTypeQuorum
@@ -41,6 +49,11 @@ type Config struct {
 	URL string
 	// Names gives the AMQP object names. The zero value is the production naming.
 	Names Names
+	// Family says which queues a Publisher publishes to and declares, and a Consumer consumes:
+	// FamilyAuthority (Names.Deliver() and Names.AuthorityQueue(code)) or FamilyPortal
+	// (Names.Portal() and Names.PortalQueue(code), a code being then a portal client's id). Both
+	// families share the base topology. Defaults to FamilyAuthority.
+	Family string
 	// QueueType is the type of the authority, dead and unroutable queues: "quorum" or "classic".
 	// Defaults to "quorum".
 	QueueType string
@@ -73,6 +86,7 @@ type Config struct {
 
 // WithDefaults returns a copy of c with every zero field set to its default.
 func (c Config) WithDefaults() Config {
+	c.Family = cmp.Or(c.Family, FamilyAuthority)
 	c.QueueType = cmp.Or(c.QueueType, DefaultQueueType)
 	c.DeliveryLimit = cmp.Or(c.DeliveryLimit, DefaultDeliveryLimit)
 	c.Heartbeat = cmp.Or(c.Heartbeat, DefaultHeartbeat)
@@ -92,6 +106,9 @@ func (c Config) Validate() error {
 	}
 	if c.QueueType != QueueTypeQuorum && c.QueueType != QueueTypeClassic {
 		errs = append(errs, fmt.Errorf("queue_type: must be %q or %q, got %q", QueueTypeQuorum, QueueTypeClassic, c.QueueType))
+	}
+	if c.Family != FamilyAuthority && c.Family != FamilyPortal {
+		errs = append(errs, fmt.Errorf("family: must be %q or %q, got %q", FamilyAuthority, FamilyPortal, c.Family))
 	}
 	if c.DeliveryLimit < 1 {
 		errs = append(errs, fmt.Errorf("delivery_limit: must be > 0, got %d", c.DeliveryLimit))
@@ -119,4 +136,20 @@ func (c Config) Validate() error {
 		return fmt.Errorf("invalid broker config: %w", err)
 	}
 	return nil
+}
+
+// exchange is the exchange of c's family: the one a Publisher publishes to and queues are bound to.
+func (c Config) exchange() string {
+	if c.Family == FamilyPortal {
+		return c.Names.Portal()
+	}
+	return c.Names.Deliver()
+}
+
+// queue is the queue of code in c's family.
+func (c Config) queue(code string) string {
+	if c.Family == FamilyPortal {
+		return c.Names.PortalQueue(code)
+	}
+	return c.Names.AuthorityQueue(code)
 }

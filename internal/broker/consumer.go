@@ -373,7 +373,7 @@ func (c *Consumer) consume(sess *consSession, r *runner, sub subscription) error
 	}
 	closeCh := ch.NotifyClose(make(chan *amqp.Error, 1))
 	cancelCh := ch.NotifyCancel(make(chan string, 1))
-	queue := c.cfg.Names.AuthorityQueue(r.code)
+	queue := c.cfg.queue(r.code)
 	if err := ch.Qos(sub.concurrency, 0, false); err != nil {
 		_ = ch.Close()
 		return fmt.Errorf("set prefetch: %w", err)

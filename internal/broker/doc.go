@@ -10,10 +10,15 @@
 //	  └─ rk=<code> ──▶ hub.authority.<code>   quorum queue (see AuthorityQueueArgs):
 //	                   x-delivery-limit, x-dead-letter-exchange = hub.dead,
 //	                   x-dead-letter-strategy = at-least-once, x-overflow = reject-publish
+//	hub.portal         direct exchange, durable, alternate-exchange = hub.unroutable
+//	  └─ rk=<client> ─▶ hub.portal.<client>   a portal client's notifications, same arguments
 //	hub.unroutable     fanout exchange ──▶ queue hub.unroutable (anything here is an alarm)
 //	hub.dead           fanout exchange ──▶ queue hub.dead (rejected and over-limit messages)
 //
-// Every connection declares the base topology (hub.dead, hub.unroutable, hub.deliver) first
+// A Config's Family chooses the side a Publisher and a Consumer work on: the authority queues
+// under hub.deliver, or the portal clients' notification queues under hub.portal (the hub runs one
+// Publisher and one Consumer of each family). Every connection declares the base topology
+// (hub.dead, hub.unroutable, hub.deliver, hub.portal) first
 // thing after it opens, before anything else happens on it. Authority queues are declared by
 // Publisher.EnsureAuthority (again after a reconnect) and by the Consumer before every
 // basic.consume, always on a declaring connection of their own (see declarer): a failed

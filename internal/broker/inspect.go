@@ -98,8 +98,9 @@ func Get(ctx context.Context, cfg Config, queue string) (d Delivery, ok bool, er
 	return d, ok, nil
 }
 
-// DeleteTopology deletes the queues of the given authority codes, then the Dead and Unroutable
-// queues and the Deliver, Unroutable and Dead exchanges of cfg.Names, discarding every message in
+// DeleteTopology deletes the queues of the given codes (authority codes, or portal client ids for
+// the portal family), then the Dead and Unroutable queues and the Deliver, Portal, Unroutable and
+// Dead exchanges of cfg.Names, discarding every message in
 // them. Objects that do not exist are skipped. Meant for tests (brokertest) and for
 // decommissioning a prefix; never call it on a live hub.
 func DeleteTopology(ctx context.Context, cfg Config, codes ...string) error {
@@ -113,7 +114,7 @@ func DeleteTopology(ctx context.Context, cfg Config, codes ...string) error {
 		}
 		queues := make([]string, 0, len(codes)+2)
 		for _, code := range codes {
-			queues = append(queues, n.AuthorityQueue(code))
+			queues = append(queues, cfg.queue(code))
 		}
 		queues = append(queues, n.Dead(), n.Unroutable())
 		for _, q := range queues {
@@ -122,7 +123,7 @@ func DeleteTopology(ctx context.Context, cfg Config, codes ...string) error {
 				return err
 			})
 		}
-		for _, x := range []string{n.Deliver(), n.Unroutable(), n.Dead()} {
+		for _, x := range []string{n.Deliver(), n.Portal(), n.Unroutable(), n.Dead()} {
 			del("exchange", x, func(ch *amqp.Channel) error { return ch.ExchangeDelete(x, false, false) })
 		}
 		return nil

@@ -31,6 +31,14 @@ func (n Names) Dead() string { return n.Prefix + "hub.dead" }
 // AuthorityQueue is the queue of one authority, bound to Deliver() with routing key = code.
 func (n Names) AuthorityQueue(code string) string { return n.Prefix + "hub.authority." + code }
 
+// Portal is the direct exchange portal notifications are published to, with routing key = the
+// portal client's id. It is durable and carries the argument alternate-exchange = Unroutable().
+func (n Names) Portal() string { return n.Prefix + "hub.portal" }
+
+// PortalQueue is the notification queue of one portal client, bound to Portal() with routing key =
+// the client's id.
+func (n Names) PortalQueue(client string) string { return n.Prefix + "hub.portal." + client }
+
 // validateCode reports whether code can serve as a routing key and as part of a queue name.
 func (n Names) validateCode(code string) error {
 	switch {

@@ -36,8 +36,9 @@ type Message struct {
 	Body          []byte
 }
 
-// Publisher publishes to Names.Deliver() over a connection of its own, kept up by a supervisor
-// (see the package documentation). Its methods are safe for concurrent use.
+// Publisher publishes to Names.Deliver() (Names.Portal() for the portal family, see
+// Config.Family) over a connection of its own, kept up by a supervisor (see the package
+// documentation). Its methods are safe for concurrent use.
 type Publisher struct {
 	cfg    Config
 	cfgErr error
@@ -181,6 +182,7 @@ func (p *Publisher) down(l *link) {
 }
 
 // EnsureAuthority declares the queue of the authority code and its binding to Names.Deliver()
+// (for the portal family: the queue of the portal client code and its binding to Names.Portal())
 // on the Publisher's declaring connection, unless already declared on it (the declaring
 // connection declares the base topology on every connect, and forgets what it declared when it
 // drops or the publishing connection is replaced, so the next call declares again). Callers
@@ -198,7 +200,7 @@ func (p *Publisher) EnsureAuthority(ctx context.Context, code string) error {
 	return nil
 }
 
-// PublishBatch publishes msgs to Names.Deliver() (persistent, mandatory, routing key =
+// PublishBatch publishes msgs to Names.Deliver() (Names.Portal() for the portal family) (persistent, mandatory, routing key =
 // Message.RoutingKey), pipelined on one confirm-mode channel, and waits for every confirm. The
 // whole batch is bounded by Config.PublishTimeout (and by ctx).
 //
@@ -252,7 +254,7 @@ func (p *Publisher) PublishBatch(ctx context.Context, msgs []Message) (errs []er
 			errs[i] = fmt.Errorf("publish message %s: %w", m.MessageID, err)
 			continue
 		}
-		dc, err := sess.ch.PublishWithDeferredConfirmWithContext(bctx, p.cfg.Names.Deliver(), m.RoutingKey,
+		dc, err := sess.ch.PublishWithDeferredConfirmWithContext(bctx, p.cfg.exchange(), m.RoutingKey,
 			true, false, amqp.Publishing{
 				Headers:       toTable(m.Headers),
 				ContentType:   m.ContentType,

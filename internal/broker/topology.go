@@ -8,7 +8,7 @@ import (
 )
 
 // declareBase declares the base topology: the Dead and Unroutable fanout exchanges with their
-// queues, then the Deliver exchange whose alternate exchange is Unroutable. Every declaration is
+// queues, then the Deliver and Portal exchanges whose alternate exchange is Unroutable. Every declaration is
 // idempotent; a declaration with different arguments than an existing object fails with
 // PRECONDITION_FAILED and closes ch.
 func declareBase(ch *amqp.Channel, cfg Config) error {
@@ -25,20 +25,23 @@ func declareBase(ch *amqp.Channel, cfg Config) error {
 		}
 	}
 	args := amqp.Table{"alternate-exchange": n.Unroutable()}
-	if err := ch.ExchangeDeclare(n.Deliver(), amqp.ExchangeDirect, true, false, false, false, args); err != nil {
-		return fmt.Errorf("declare exchange %s: %w", n.Deliver(), err)
+	for _, name := range []string{n.Deliver(), n.Portal()} {
+		if err := ch.ExchangeDeclare(name, amqp.ExchangeDirect, true, false, false, false, args); err != nil {
+			return fmt.Errorf("declare exchange %s: %w", name, err)
+		}
 	}
 	return nil
 }
 
 // declareAuthority declares the queue of one authority and binds it to Deliver with routing
-// key = code. The base topology must exist.
+// key = code (for the portal family: the queue of one portal client, bound to Portal). The base
+// topology must exist.
 func declareAuthority(ch *amqp.Channel, cfg Config, code string) error {
-	q := cfg.Names.AuthorityQueue(code)
+	q := cfg.queue(code)
 	if _, err := ch.QueueDeclare(q, true, false, false, false, AuthorityQueueArgs(cfg)); err != nil {
 		return fmt.Errorf("declare queue %s: %w", q, err)
 	}
-	if err := ch.QueueBind(q, code, cfg.Names.Deliver(), false, nil); err != nil {
+	if err := ch.QueueBind(q, code, cfg.exchange(), false, nil); err != nil {
 		return fmt.Errorf("bind queue %s: %w", q, err)
 	}
 	return nil

@@ -179,28 +179,62 @@ func AuthorityUser(ctx context.Context, admin AdminConfig, names Names, code, pa
 	if err := names.validateCode(code); err != nil {
 		return "", fmt.Errorf("create authority user: %w", err)
 	}
-	if password == "" {
-		return "", errors.New("create authority user: password is empty")
-	}
-	if err := admin.Validate(); err != nil {
-		return "", fmt.Errorf("create authority user: %w", err)
-	}
-	vhost := cmp.Or(admin.VHost, DefaultVHost)
 	username = names.AuthorityUsername(code)
-	user := url.PathEscape(username)
-
-	body := map[string]string{"password": password, "tags": ""}
-	if err := admin.call(ctx, http.MethodPut, "create user "+username, body, nil, "users", user); err != nil {
-		return "", fmt.Errorf("create authority user: %w", err)
-	}
-	perms := names.AuthorityPermissions(code)
-	if err := admin.call(ctx, http.MethodPut, "set permissions of "+username, perms, nil, "permissions", url.PathEscape(vhost), user); err != nil {
-		return "", fmt.Errorf("create authority user: %w", err)
-	}
-	if err := admin.revokeOthers(ctx, username, vhost); err != nil {
+	if err := queueUser(ctx, admin, username, password, names.AuthorityPermissions(code)); err != nil {
 		return "", fmt.Errorf("create authority user: %w", err)
 	}
 	return username, nil
+}
+
+// PortalUsername returns the RabbitMQ user name of a portal client: "<prefix>portal-<client>".
+func (n Names) PortalUsername(client string) string { return n.Prefix + "portal-" + client }
+
+// PortalPermissions returns the permissions PortalUser grants: read on exactly
+// PortalQueue(client), and nothing to configure or write (see AuthorityPermissions).
+func (n Names) PortalPermissions(client string) Permissions {
+	return Permissions{
+		Configure: "^$",
+		Write:     "^$",
+		Read:      "^" + regexp.QuoteMeta(n.PortalQueue(client)) + "$",
+	}
+}
+
+// PortalUser creates (or updates) the RabbitMQ user Names.PortalUsername(client) with the given
+// password, for a portal client that takes its notifications from its own queue
+// Names.PortalQueue(client), and returns its name. The user gets exactly
+// Names.PortalPermissions(client) and nothing else, with every rule of AuthorityUser: it may
+// consume (and ack, reject) the messages of its queue and do nothing else; the hub declares the
+// queue.
+func PortalUser(ctx context.Context, admin AdminConfig, names Names, client, password string) (username string, err error) {
+	if err := names.validateCode(client); err != nil {
+		return "", fmt.Errorf("create portal user: %w", err)
+	}
+	username = names.PortalUsername(client)
+	if err := queueUser(ctx, admin, username, password, names.PortalPermissions(client)); err != nil {
+		return "", fmt.Errorf("create portal user: %w", err)
+	}
+	return username, nil
+}
+
+// queueUser creates or updates username with password, no tags, perms on admin.VHost and no
+// permissions anywhere else (see AuthorityUser).
+func queueUser(ctx context.Context, admin AdminConfig, username, password string, perms Permissions) error {
+	if password == "" {
+		return errors.New("password is empty")
+	}
+	if err := admin.Validate(); err != nil {
+		return err
+	}
+	vhost := cmp.Or(admin.VHost, DefaultVHost)
+	user := url.PathEscape(username)
+	body := map[string]string{"password": password, "tags": ""}
+	if err := admin.call(ctx, http.MethodPut, "create user "+username, body, nil, "users", user); err != nil {
+		return err
+	}
+	if err := admin.call(ctx, http.MethodPut, "set permissions of "+username, perms, nil, "permissions", url.PathEscape(vhost), user); err != nil {
+		return err
+	}
+	return admin.revokeOthers(ctx, username, vhost)
 }
 
 // revokeOthers deletes the permissions of username on every vhost but vhost, and all its topic

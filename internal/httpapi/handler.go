@@ -63,6 +63,12 @@ func NewHandler(cfg Config, deps Deps, logger *zap.Logger) http.Handler {
 	if h.deps.Receipts != nil {
 		h.registerReceipts()
 	}
+	if h.deps.Notifications != nil && h.deps.Timelines != nil {
+		h.registerNotifications()
+	}
+	if h.deps.Overdue != nil {
+		h.mux.HandleFunc("GET /v1/overdue", h.overdue)
+	}
 	h.mux.HandleFunc("GET /livez", h.livez)
 	h.mux.HandleFunc("GET /readyz", h.readyz)
 	return h

@@ -133,6 +133,12 @@ type Deps struct {
 	Delivery DeliveryInspector
 	// Receipts gives portals the hub-signed receipts of their cases; nil leaves their routes out.
 	Receipts ReceiptReader
+	// Notifications and Timelines serve the portal notifications, the timelines of cases and the
+	// citizens' tracking; nil in either leaves all their routes out.
+	Notifications NotificationAPI
+	Timelines     TimelineReader
+	// Overdue lists overdue deliveries for operators; nil leaves its route out.
+	Overdue OverdueLister
 }
 
 // AuthorityAPI serves an authority's document system: its pull inbox and the messages it sends

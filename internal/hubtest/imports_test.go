@@ -42,6 +42,7 @@ func TestImportRules(t *testing.T) {
 		"appealhub/internal/broker":      {"appealhub/internal/lifecycle"},
 		"appealhub/internal/audit":       {"appealhub/internal/store", "appealhub/internal/clock", "appealhub/internal/lifecycle"},
 		"appealhub/internal/signature":   {},
+		"appealhub/internal/deadline":    {"appealhub/schemas"},
 		"appealhub/internal/receipt":     {"appealhub/internal/store", "appealhub/internal/audit", "appealhub/internal/signature", "appealhub/internal/clock", "appealhub/internal/lifecycle", "appealhub/schemas"},
 		"appealhub/internal/httpapi":     {"appealhub/schemas"},
 		"appealhub/internal/sandbox":     {"appealhub/adapters", "appealhub/schemas"},

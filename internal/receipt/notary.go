@@ -67,9 +67,6 @@ type Notary struct {
 	identity *Identity
 	logger   *zap.Logger
 	loop     lifecycle.Loop
-
-	lastFailure      string    // loop goroutine only
-	lastFailureLogAt time.Time // loop goroutine only
 }
 
 // NewNotary returns a notary that signs with id. With a nil id it issues nothing: Start logs that
@@ -127,34 +124,7 @@ func (n *Notary) Stop(ctx context.Context) error { return n.loop.Stop(ctx) }
 func (n *Notary) Stopped() <-chan struct{} { return n.loop.Stopped() }
 
 func (n *Notary) run(ctx context.Context) {
-	t := time.NewTicker(n.cfg.Interval)
-	defer t.Stop()
-	for {
-		issued, err := n.Issue(ctx)
-		switch {
-		case err != nil && ctx.Err() == nil:
-			n.logFailure(err)
-		case issued > 0:
-			n.lastFailure = ""
-			n.logger.Debug("receipts issued", zap.Int("issued", issued))
-		}
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
-	}
-}
-
-// logFailure logs a failed step when it differs from the last one, or a minute after it was last
-// logged: a notary that is stuck says so without flooding the log.
-func (n *Notary) logFailure(err error) {
-	now := n.cfg.Clock.Now()
-	if err.Error() == n.lastFailure && now.Sub(n.lastFailureLogAt) < time.Minute {
-		return
-	}
-	n.lastFailure, n.lastFailureLogAt = err.Error(), now
-	n.logger.Error("issuing receipts failed; retrying", zap.Error(err))
+	audit.Follow(ctx, n.cfg.Interval, n.cfg.Clock, n.logger, "issuing receipts", n.Issue)
 }
 
 // receiptFor is the store.IssueFunc: the signed receipt of one event, or none.

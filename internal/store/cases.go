@@ -15,6 +15,14 @@ import (
 // idempotency key, it stores nothing and returns the first case (Created false) for the caller to
 // compare RequestSHA256. trackingPrefix is prepended to an 8-digit sequence number.
 func (s *Store) CreateCase(ctx context.Context, nc schemas.NewCase, trackingPrefix string) (schemas.StoredCase, error) {
+	return s.CreateCaseWithAccessCode(ctx, nc, trackingPrefix, nil)
+}
+
+// CreateCaseWithAccessCode is CreateCase that also stores accessCodeSHA256 (schemas.AccessCodeHash
+// of the citizen's access code; nil for none) with the new case, in the same transaction. A
+// replayed idempotency key keeps the first case's code.
+func (s *Store) CreateCaseWithAccessCode(ctx context.Context, nc schemas.NewCase, trackingPrefix string,
+	accessCodeSHA256 []byte) (schemas.StoredCase, error) {
 	if existing, err := s.caseByKey(ctx, nc.ClientID, nc.IdempotencyKey); err == nil {
 		return existing, nil
 	} else if !errors.Is(err, ErrNotFound) {
@@ -29,10 +37,10 @@ func (s *Store) CreateCase(ctx context.Context, nc schemas.NewCase, trackingPref
 		tracking := fmt.Sprintf("%s%08d", trackingPrefix, seq)
 		_, err := tx.ExecContext(ctx, `
 			INSERT INTO appeals (id, tracking_number, client_id, idempotency_key, request_sha256,
-			                     case_kind, appeal_kind, body, trace_parent, received_at)
-			VALUES ($1, $2, $3, $4, $5, $6, NULLIF($7, ''), $8, $9, $10)`,
+			                     case_kind, appeal_kind, body, trace_parent, received_at, access_code_sha256)
+			VALUES ($1, $2, $3, $4, $5, $6, NULLIF($7, ''), $8, $9, $10, $11)`,
 			nc.ID, tracking, nc.ClientID, nc.IdempotencyKey, nc.RequestSHA256,
-			string(nc.CaseKind), string(nc.AppealKind), nc.Body, nc.TraceParent, nc.ReceivedAt)
+			string(nc.CaseKind), string(nc.AppealKind), nc.Body, nc.TraceParent, nc.ReceivedAt, accessCodeSHA256)
 		if err != nil {
 			return fmt.Errorf("insert appeal: %w", mapErr(err))
 		}
@@ -42,16 +50,8 @@ func (s *Store) CreateCase(ctx context.Context, nc schemas.NewCase, trackingPref
 			return fmt.Errorf("insert event: %w", err)
 		}
 		for _, d := range nc.Deliveries {
-			if _, err := tx.ExecContext(ctx, `
-				INSERT INTO deliveries (id, appeal_id, authority_code, status, created_at, updated_at, routing_rule, routing_reason)
-				VALUES ($1, $2, $3, $4, $5, $5, $6, $7)`,
-				d.ID, nc.ID, d.Authority, string(schemas.StatusAccepted), nc.ReceivedAt, d.RoutingRule, d.RoutingReason); err != nil {
-				return fmt.Errorf("insert delivery: %w", mapErr(err))
-			}
-			if _, err := tx.ExecContext(ctx, `
-				INSERT INTO outbox (delivery_id, routing_key, attempt, available_at, created_at)
-				VALUES ($1, $2, 0, $3, $3)`, d.ID, d.Authority, nc.ReceivedAt); err != nil {
-				return fmt.Errorf("insert outbox row: %w", err)
+			if err := insertDelivery(ctx, tx, nc.ID, d, "", nc.ReceivedAt); err != nil {
+				return err
 			}
 		}
 		if err := insertSignatures(ctx, tx, nc); err != nil {
@@ -99,6 +99,9 @@ func (s *Store) Case(ctx context.Context, clientID, id string) (schemas.Case, er
 	}
 	c.AppealKind = schemas.AppealKind(appealKind.String)
 	if c.Deliveries, err = s.deliveriesOf(ctx, id); err != nil {
+		return c, err
+	}
+	if err := s.attachDueDates(ctx, id, c.Deliveries); err != nil {
 		return c, err
 	}
 	if c.Events, err = s.eventsOf(ctx, id); err != nil {
@@ -169,7 +172,8 @@ func (s *Store) CaseSignatureCount(ctx context.Context) (int, error) {
 func (s *Store) deliveriesOf(ctx context.Context, appealID string) ([]schemas.Delivery, error) {
 	rows, err := s.db.QueryContext(ctx, `
 		SELECT id, authority_code, status, attempts, next_attempt_at, last_error, updated_at, delivered_at,
-		       registration_number, registered_at, refusal_code, routing_rule, routing_reason
+		       registration_number, registered_at, refusal_code, routing_rule, routing_reason,
+		       coalesce(forwarded_from::text, ''), registrar, refusal_text, reason
 		FROM deliveries WHERE appeal_id = $1 ORDER BY authority_code`, appealID)
 	if err != nil {
 		return nil, fmt.Errorf("read deliveries: %w", err)
@@ -180,7 +184,8 @@ func (s *Store) deliveriesOf(ctx context.Context, appealID string) ([]schemas.De
 		var d schemas.Delivery
 		var next, delivered, registered sql.NullTime
 		if err := rows.Scan(&d.ID, &d.Authority, &d.Status, &d.Attempts, &next, &d.LastError, &d.UpdatedAt, &delivered,
-			&d.RegistrationNumber, &registered, &d.RefusalCode, &d.RoutingRule, &d.RoutingReason); err != nil {
+			&d.RegistrationNumber, &registered, &d.RefusalCode, &d.RoutingRule, &d.RoutingReason,
+			&d.ForwardedFrom, &d.Registrar, &d.RefusalText, &d.Reason); err != nil {
 			return nil, fmt.Errorf("scan delivery: %w", err)
 		}
 		d.NextAttemptAt = nullTime(next)
@@ -188,7 +193,10 @@ func (s *Store) deliveriesOf(ctx context.Context, appealID string) ([]schemas.De
 		d.RegisteredAt = nullTime(registered)
 		out = append(out, d)
 	}
-	return out, rows.Err()
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("read deliveries: %w", err)
+	}
+	return out, s.addForwardsAndAnswers(ctx, out)
 }
 
 func (s *Store) eventsOf(ctx context.Context, appealID string) ([]schemas.Event, error) {

@@ -12,6 +12,26 @@ import (
 	"appealhub/schemas"
 )
 
+// insertDelivery creates a delivery of case appealID in status accepted, with its first outbox row
+// (attempt 0, due at once), in tx: how every delivery starts, whether intake or a forward made it.
+// forwardedFrom is the delivery a forward came from, "" for none. A second delivery of the case to
+// the same authority is ErrDuplicate.
+func insertDelivery(ctx context.Context, tx *sql.Tx, appealID string, d schemas.NewDelivery, forwardedFrom string, at time.Time) error {
+	if _, err := tx.ExecContext(ctx, `
+		INSERT INTO deliveries (id, appeal_id, authority_code, status, created_at, updated_at, routing_rule, routing_reason,
+		                        forwarded_from)
+		VALUES ($1, $2, $3, $4, $5, $5, $6, $7, NULLIF($8, '')::uuid)`,
+		d.ID, appealID, d.Authority, string(schemas.StatusAccepted), at, d.RoutingRule, d.RoutingReason, forwardedFrom); err != nil {
+		return fmt.Errorf("insert delivery: %w", mapErr(err))
+	}
+	if _, err := tx.ExecContext(ctx, `
+		INSERT INTO outbox (delivery_id, routing_key, attempt, available_at, created_at)
+		VALUES ($1, $2, 0, $3, $3)`, d.ID, d.Authority, at); err != nil {
+		return fmt.Errorf("insert outbox row: %w", err)
+	}
+	return nil
+}
+
 // RelayBatch claims up to limit pending outbox rows that are due at now (FOR UPDATE SKIP LOCKED, so
 // several relays share the outbox), calls publish with them while holding the claim (publish reports, per message, nil when the
 // broker confirmed it), then in the same transaction marks the confirmed rows published (and their deliveries queued, with an event) and

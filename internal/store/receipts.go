@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"hash/fnv"
 	"time"
 
 	"github.com/lib/pq"
@@ -65,43 +64,14 @@ type ReceiptIssue struct {
 	Busy   bool  // another process was issuing: this step did nothing
 }
 
-// receiptLockKey is the transaction advisory lock that makes one process at a time issue the
-// receipts of this store's schema.
-func (s *Store) receiptLockKey() int64 {
-	h := fnv.New64a()
-	_, _ = h.Write([]byte("appealhub:receipts:" + s.schema))
-	return int64(h.Sum64() >> 1)
-}
-
 // IssueReceipts moves the receipt cursor over up to limit chain links in one transaction: for each
 // link after the cursor whose event's type is one of types, in chain order, it calls issue and
 // stores the receipt it returns; then it records the new cursor. Either all of it is committed or
 // nothing, so every link is handled exactly once. When another process holds the issuing lock it
 // returns at once with Busy set. Safe for concurrent use by several processes.
 func (s *Store) IssueReceipts(ctx context.Context, limit int, types []schemas.EventType, issue IssueFunc) (ReceiptIssue, error) {
-	var out ReceiptIssue
-	err := s.inTx(ctx, func(tx *sql.Tx) error {
-		var locked bool
-		if err := tx.QueryRowContext(ctx, `SELECT pg_try_advisory_xact_lock($1)`, s.receiptLockKey()).Scan(&locked); err != nil {
-			return fmt.Errorf("take the receipt lock: %w", err)
-		}
-		if !locked {
-			out.Busy = true
-			return nil
-		}
-		var from, to int64
-		// FOR UPDATE: a writer that did not take the lock still waits here and then sees the moved cursor.
-		if err := tx.QueryRowContext(ctx, `SELECT pos FROM receipt_cursor FOR UPDATE`).Scan(&from); err != nil {
-			return fmt.Errorf("read the receipt cursor: %w", err)
-		}
-		if err := tx.QueryRowContext(ctx, `SELECT coalesce(max(pos), $1) FROM event_chain WHERE pos > $1 AND pos <= $1 + $2`,
-			from, limit).Scan(&to); err != nil {
-			return fmt.Errorf("read the chain ahead of the receipt cursor: %w", err)
-		}
-		out.Cursor = from
-		if to == from {
-			return nil
-		}
+	issued := 0
+	step, err := s.advanceCursor(ctx, receiptCursor, limit, func(tx *sql.Tx, from, to int64) error {
 		events, err := receiptEvents(ctx, tx, from, to, types)
 		if err != nil {
 			return err
@@ -117,18 +87,14 @@ func (s *Store) IssueReceipts(ctx context.Context, limit int, types []schemas.Ev
 			if err := insertReceipt(ctx, tx, r); err != nil {
 				return err
 			}
-			out.Issued++
+			issued++
 		}
-		if _, err := tx.ExecContext(ctx, `UPDATE receipt_cursor SET pos = $1`, to); err != nil {
-			return fmt.Errorf("move the receipt cursor: %w", err)
-		}
-		out.Cursor, out.Passed = to, to-from
 		return nil
 	})
 	if err != nil {
 		return ReceiptIssue{}, fmt.Errorf("issue receipts: %w", err)
 	}
-	return out, nil
+	return ReceiptIssue{Issued: issued, Passed: step.Passed, Cursor: step.Cursor, Busy: step.Busy}, nil
 }
 
 // receiptEvents reads the links at positions (from, to] whose event is of one of types, with what
@@ -196,11 +162,7 @@ func insertReceipt(ctx context.Context, tx *sql.Tx, r Receipt) error {
 
 // ReceiptCursor returns the last chain position the notary has handled (0: none).
 func (s *Store) ReceiptCursor(ctx context.Context) (int64, error) {
-	var pos int64
-	if err := s.db.QueryRowContext(ctx, `SELECT pos FROM receipt_cursor`).Scan(&pos); err != nil {
-		return 0, fmt.Errorf("read the receipt cursor: %w", err)
-	}
-	return pos, nil
+	return s.cursorPos(ctx, receiptCursor)
 }
 
 const receiptColumns = `id, type, coalesce(delivery_id::text, ''), created_at, content, cms`

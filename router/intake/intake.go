@@ -1,9 +1,9 @@
 // Package intake accepts submissions from the portal: it validates the body strictly, verifies the
 // citizen's signatures as the signature policy of the client and case kind asks, resolves the
 // addressees, and stores the case, its verified signatures with their signers' facts, one delivery
-// per addressee, the first events and the outbox rows in one transaction. The same idempotency key
-// with the same body answers the same receipt and stores nothing new; with another body it is
-// refused.
+// per addressee, the first events, the outbox rows and the hash of the citizen's access code in one
+// transaction. The same idempotency key with the same body answers the same receipt (without the
+// access code, shown once) and stores nothing new; with another body it is refused.
 package intake
 
 import (
@@ -25,6 +25,14 @@ import (
 // Store is what intake needs from the database.
 type Store interface {
 	CreateCase(ctx context.Context, nc schemas.NewCase, trackingPrefix string) (schemas.StoredCase, error)
+}
+
+// AccessCodeStore is a Store that also keeps the hash of the case's access code with the case, in
+// the same transaction (internal/store has it). With such a store every new case gets an access
+// code (schemas.NewAccessCode), shown once in its receipt, with which the citizen follows it (GET
+// /v1/track/{tracking_number}); with another store cases get none.
+type AccessCodeStore interface {
+	CreateCaseWithAccessCode(ctx context.Context, nc schemas.NewCase, trackingPrefix string, accessCodeSHA256 []byte) (schemas.StoredCase, error)
 }
 
 // Recipients chooses the authorities of a submission, each with the rule that chose it
@@ -118,7 +126,14 @@ func (in *Intake) Submit(ctx context.Context, req Request) (schemas.Receipt, err
 		nc.Deliveries = append(nc.Deliveries, schemas.NewDelivery{ID: newID(), Authority: r.Authority,
 			RoutingRule: r.Rule, RoutingReason: r.Reason})
 	}
-	stored, err := in.store.CreateCase(ctx, nc, trackingPrefix(sub.CaseKind, now))
+	var stored schemas.StoredCase
+	var code string
+	if codes, ok := in.store.(AccessCodeStore); ok {
+		code = schemas.NewAccessCode()
+		stored, err = codes.CreateCaseWithAccessCode(ctx, nc, trackingPrefix(sub.CaseKind, now), schemas.AccessCodeHash(nc.ID, code))
+	} else {
+		stored, err = in.store.CreateCase(ctx, nc, trackingPrefix(sub.CaseKind, now))
+	}
 	if err != nil {
 		return schemas.Receipt{}, fmt.Errorf("store case: %w: %w", schemas.ErrUnavailable, err)
 	}
@@ -131,12 +146,16 @@ func (in *Intake) Submit(ctx context.Context, req Request) (schemas.Receipt, err
 			zap.String("tracking_number", stored.TrackingNumber), zap.String("client_id", req.ClientID),
 			zap.Strings("authorities", codes), zap.Int("signatures_verified", len(signatures)))
 	}
-	return schemas.Receipt{
+	r := schemas.Receipt{
 		ID:             stored.ID,
 		TrackingNumber: stored.TrackingNumber,
 		StatusURL:      in.cfg.PublicURL + "/v1/appeals/" + stored.ID,
 		ReceivedAt:     stored.ReceivedAt,
-	}, nil
+	}
+	if stored.Created {
+		r.AccessCode = code // a replay shows none: only its hash was kept
+	}
+	return r, nil
 }
 
 // trackingPrefix gives the human prefix of a tracking number: ZV for appeals, ZI for information

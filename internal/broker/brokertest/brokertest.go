@@ -51,6 +51,7 @@ func WithDeliveryLimit(n int) Option {
 var (
 	trackedMu sync.Mutex
 	tracked   = map[string][]string{} // prefix → authority codes
+	portals   = map[string][]string{} // prefix → portal client ids
 )
 
 // Track registers more authority codes of cfg for the cleanup Config registered. Every code a
@@ -66,10 +67,22 @@ func Track(t testing.TB, cfg broker.Config, codes ...string) {
 	tracked[cfg.Names.Prefix] = append(tracked[cfg.Names.Prefix], codes...)
 }
 
+// TrackPortal registers portal client ids of cfg whose notification queues (Names.PortalQueue)
+// the cleanup Config registered deletes, like Track does for authority queues.
+func TrackPortal(t testing.TB, cfg broker.Config, clients ...string) {
+	t.Helper()
+	trackedMu.Lock()
+	defer trackedMu.Unlock()
+	if _, ok := tracked[cfg.Names.Prefix]; !ok {
+		t.Fatalf("brokertest.TrackPortal: prefix %q was not made by brokertest.Config", cfg.Names.Prefix)
+	}
+	portals[cfg.Names.Prefix] = append(portals[cfg.Names.Prefix], clients...)
+}
+
 // Config returns a broker.Config for a test: URL from TEST_AMQP_URL, a random name prefix, short
 // heartbeat, timeouts and backoff. It checks that the broker is reachable (t.Fatal when CI=true,
 // t.Skip otherwise) and registers a cleanup that deletes the base topology of the prefix and the
-// queues of every code registered with WithAuthorities or Track. Call it before starting
+// queues of every code registered with WithAuthorities, Track or TrackPortal. Call it before starting
 // publishers or consumers, so that their Stop (registered later with t.Cleanup) runs first.
 func Config(t testing.TB, opts ...Option) broker.Config {
 	t.Helper()
@@ -104,13 +117,22 @@ func Config(t testing.TB, opts ...Option) broker.Config {
 	trackedMu.Unlock()
 	t.Cleanup(func() {
 		trackedMu.Lock()
-		codes := tracked[prefix]
+		codes, clients := tracked[prefix], portals[prefix]
 		delete(tracked, prefix)
+		delete(portals, prefix)
 		trackedMu.Unlock()
 		slices.Sort(codes)
 		codes = slices.Compact(codes)
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer cancel()
+		if len(clients) > 0 {
+			slices.Sort(clients)
+			portal := cfg
+			portal.Family = broker.FamilyPortal
+			if err := broker.DeleteTopology(ctx, portal, slices.Compact(clients)...); err != nil {
+				t.Errorf("brokertest cleanup: %v", err)
+			}
+		}
 		if err := broker.DeleteTopology(ctx, cfg, codes...); err != nil {
 			t.Errorf("brokertest cleanup: %v", err)
 		}

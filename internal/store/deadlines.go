@@ -1,0 +1,698 @@
+package store
+
+import (
+	"context"
+	"crypto/sha256"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/lib/pq"
+
+	"appealhub/schemas"
+)
+
+// Deadlines (migration 00013, docs/deadlines.md): the working-day calendars and the due dates of
+// deliveries. The store reads the facts of a delivery and writes the due dates a DeriveFunc
+// computes from them; the terms of the law are the caller's (internal/deadline).
+
+// DeadlineFacts are what the store knows about one delivery that its due dates depend on.
+type DeadlineFacts struct {
+	DeliveryID string
+	AppealID   string
+	Authority  string
+	CaseKind   schemas.CaseKind
+	// Urgent is the submission's urgent flag (requests for public information only).
+	Urgent bool
+	// Simple: one of the authority's messages about the delivery marked it simple.
+	Simple bool
+	Status schemas.DeliveryStatus
+	// StatusAt is when the delivery reached Status: its first event with that status (its last
+	// change when it has none).
+	StatusAt time.Time
+	SentAt   *time.Time
+	// DeliveredAt is the recorded moment of delivery, or else the time of the delivery's first
+	// event with a status that only a delivered document reaches (registered, answered, …).
+	DeliveredAt *time.Time
+	// Extensions are the authority's extended messages, in the order the hub received them.
+	Extensions []DeadlineExtension
+}
+
+// DeadlineExtension is one extended message.
+type DeadlineExtension struct {
+	MessageID  string
+	ReceivedAt time.Time
+	NewDueDate time.Time
+}
+
+// DueDateSpec is a due date the caller computed for a delivery.
+type DueDateSpec struct {
+	Kind        schemas.DueKind
+	DueAt       time.Time
+	Explanation schemas.DueExplanation // Rule and CalendarVersion are stored in columns too
+	// ClosedAt and Met record how it ended (nil: open; Met nil: it no longer applies).
+	ClosedAt *time.Time
+	Met      *bool
+}
+
+// StoredCalendar is one imported version of the working-day calendar.
+type StoredCalendar struct {
+	ID         int64
+	Version    string
+	Source     []byte // the file, byte for byte
+	SHA256     []byte
+	ImportedAt time.Time
+	ImportedBy string
+}
+
+// NewCalendar is a calendar version to import. The caller has parsed and checked Source.
+type NewCalendar struct {
+	Version string
+	Source  []byte
+	By      string
+}
+
+// DeriveFunc computes the due dates of a delivery from its facts with the calendar cal (the
+// current one; ID 0 when none is stored). An error stops the step: nothing of it is stored.
+type DeriveFunc func(cal StoredCalendar, f DeadlineFacts) ([]DueDateSpec, error)
+
+// DeadlineStep is what one step of the deadline keeper did.
+type DeadlineStep struct {
+	Deliveries int   // deliveries whose due dates were recomputed
+	Changed    int   // due dates inserted or superseded
+	Passed     int64 // chain links the cursor moved over
+	Cursor     int64 // the last chain position handled after the step
+	Busy       bool  // another process was keeping: this step did nothing
+}
+
+// CalendarImport is what importing a calendar did.
+type CalendarImport struct {
+	Calendar StoredCalendar
+	// Imported is false when the same file was the current calendar already, or, for
+	// SeedCalendar, when some calendar was stored already.
+	Imported bool
+	// Recomputed counts the open deliveries whose due dates were recomputed, Changed those whose
+	// due dates changed (each got a deadline_recomputed event).
+	Recomputed int
+	Changed    int
+}
+
+// deadlineCursor is the deadline keeper's cursor over the event chain; a calendar import takes
+// its lock too, so that the two never recompute at once.
+var deadlineCursor = chainCursor{table: "deadline_cursor", lock: "appealhub:deadlines:"}
+
+// KeepDeadlines moves the deadline cursor over up to limit links of the sealed event chain in one
+// transaction: for every delivery that an event after the cursor concerns (events of the types in
+// skip excepted), it reads the delivery's facts, derives its due dates with the current calendar
+// and stores what changed (a deadline_set event when the answer due date is set or changes); then
+// it records the new cursor. Either all of it is committed or nothing, so every event is handled
+// exactly once. When another process holds the lock it returns at once with Busy set. Safe for
+// concurrent use by several processes.
+func (s *Store) KeepDeadlines(ctx context.Context, limit int, skip []schemas.EventType, now time.Time, derive DeriveFunc) (DeadlineStep, error) {
+	var out DeadlineStep
+	step, err := s.advanceCursor(ctx, deadlineCursor, limit, func(tx *sql.Tx, from, to int64) error {
+		ids, err := chainDeliveries(ctx, tx, from, to, skip)
+		if err != nil || len(ids) == 0 {
+			return err
+		}
+		cal, err := currentCalendar(ctx, tx)
+		if err != nil && !errors.Is(err, ErrNotFound) {
+			return err
+		}
+		for _, id := range ids {
+			changed, err := rederive(ctx, tx, id, cal, now, derive)
+			if err != nil {
+				return err
+			}
+			out.Deliveries++
+			out.Changed += len(changed)
+			if i := slices.IndexFunc(changed, func(d DueDateSpec) bool { return d.Kind == schemas.DueAnswer }); i >= 0 {
+				d := changed[i]
+				if err := insertDeadlineEvent(ctx, tx, id, schemas.EventDeadlineSet, fmt.Sprintf("answer due %s (%s, calendar %s)",
+					d.DueAt.Format(time.RFC3339), d.Explanation.Rule, d.Explanation.CalendarVersion), now); err != nil {
+					return err
+				}
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return DeadlineStep{}, fmt.Errorf("keep deadlines: %w", err)
+	}
+	out.Passed, out.Cursor, out.Busy = step.Passed, step.Cursor, step.Busy
+	return out, nil
+}
+
+// chainDeliveries returns the deliveries that the events sealed at positions (from, to] concern,
+// events of the types in skip excepted, in id order.
+func chainDeliveries(ctx context.Context, tx *sql.Tx, from, to int64, skip []schemas.EventType) ([]string, error) {
+	names := make([]string, len(skip))
+	for i, t := range skip {
+		names[i] = string(t)
+	}
+	ids, err := queryStrings(ctx, tx, `
+		SELECT DISTINCT e.delivery_id::text
+		FROM event_chain c JOIN events e ON e.seq = c.seq
+		WHERE c.pos > $1 AND c.pos <= $2 AND e.delivery_id IS NOT NULL AND e.type <> ALL($3)
+		ORDER BY 1`, from, to, pq.Array(names))
+	if err != nil {
+		return nil, fmt.Errorf("read the deliveries of sealed events: %w", err)
+	}
+	return ids, nil
+}
+
+// queryStrings returns the one text column of a query's rows.
+func queryStrings(ctx context.Context, tx *sql.Tx, query string, args ...any) ([]string, error) {
+	rows, err := tx.QueryContext(ctx, query, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var v string
+		if err := rows.Scan(&v); err != nil {
+			return nil, err
+		}
+		out = append(out, v)
+	}
+	return out, rows.Err()
+}
+
+// DeadlineCursor returns the last chain position the deadline keeper has handled (0: none).
+func (s *Store) DeadlineCursor(ctx context.Context) (int64, error) {
+	return s.cursorPos(ctx, deadlineCursor)
+}
+
+// rederive reads a delivery's facts, derives its due dates and stores them; it returns the due
+// dates that were inserted or superseded and are open.
+func rederive(ctx context.Context, tx *sql.Tx, deliveryID string, cal StoredCalendar, now time.Time, derive DeriveFunc) ([]DueDateSpec, error) {
+	f, err := deadlineFacts(ctx, tx, deliveryID)
+	if errors.Is(err, ErrNotFound) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	specs, err := derive(cal, f)
+	if err != nil {
+		return nil, fmt.Errorf("derive the due dates of delivery %s: %w", deliveryID, err)
+	}
+	return applyDueDates(ctx, tx, f, specs, now)
+}
+
+// deadlineFacts reads what the due dates of a delivery depend on.
+func deadlineFacts(ctx context.Context, tx *sql.Tx, deliveryID string) (DeadlineFacts, error) {
+	var f DeadlineFacts
+	var sent, delivered sql.NullTime
+	var body []byte
+	err := tx.QueryRowContext(ctx, `
+		SELECT d.id, d.appeal_id, d.authority_code, a.case_kind, d.status,
+		       coalesce((SELECT min(e.created_at) FROM events e
+		                 WHERE e.appeal_id = d.appeal_id AND e.delivery_id = d.id AND e.status = d.status), d.updated_at),
+		       d.sent_at,
+		       coalesce(d.delivered_at, (SELECT min(e.created_at) FROM events e
+		                 WHERE e.appeal_id = d.appeal_id AND e.delivery_id = d.id AND e.status = ANY($3))),
+		       CASE WHEN a.case_kind = $2 THEN a.body END,
+		       EXISTS (SELECT 1 FROM authority_messages m WHERE m.delivery_id = d.id AND m.message @> '{"simple": true}')
+		FROM deliveries d JOIN appeals a ON a.id = d.appeal_id
+		WHERE d.id = $1`, deliveryID, string(schemas.CaseInfoRequest), pq.Array(statusNames(deliveredStatuses))).
+		Scan(&f.DeliveryID, &f.AppealID, &f.Authority, &f.CaseKind, &f.Status, &f.StatusAt, &sent, &delivered, &body, &f.Simple)
+	if err != nil {
+		return f, fmt.Errorf("read the deadline facts of delivery %s: %w", deliveryID, mapErr(err))
+	}
+	f.SentAt, f.DeliveredAt = nullTime(sent), nullTime(delivered)
+	if body != nil {
+		var sub struct {
+			Urgent bool `json:"urgent"`
+		}
+		if json.Unmarshal(body, &sub) == nil {
+			f.Urgent = sub.Urgent
+		}
+	}
+	rows, err := tx.QueryContext(ctx, `
+		SELECT message_id, received_at, message ->> 'new_due_date' FROM authority_messages
+		WHERE delivery_id = $1 AND type = $2 AND message ? 'new_due_date'
+		ORDER BY received_at, message_id`, deliveryID, string(schemas.MsgExtended))
+	if err != nil {
+		return f, fmt.Errorf("read the extensions of delivery %s: %w", deliveryID, err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var e DeadlineExtension
+		var due string
+		if err := rows.Scan(&e.MessageID, &e.ReceivedAt, &due); err != nil {
+			return f, fmt.Errorf("scan extension: %w", err)
+		}
+		if e.NewDueDate, err = time.Parse(time.RFC3339Nano, due); err != nil {
+			continue // stored by a decoder that checked it; never expected
+		}
+		f.Extensions = append(f.Extensions, e)
+	}
+	return f, rows.Err()
+}
+
+// deliveredStatuses are the statuses only a document the authority's system has reaches.
+var deliveredStatuses = []schemas.DeliveryStatus{schemas.StatusDelivered, schemas.StatusRegistered, schemas.StatusAnswered,
+	schemas.StatusReturned, schemas.StatusNotConsidered}
+
+// currentDue is a current due_dates row.
+type currentDue struct {
+	id        int64
+	dueAt     time.Time
+	rule      string
+	version   string
+	closed    bool
+	overdueAt *time.Time
+}
+
+// applyDueDates stores the derived due dates of a delivery: a kind without a current row gets
+// one; a current row that is closed stays as it is; one whose due date and rule are the same is
+// updated in place (its explanation, and how it ended); otherwise a new row supersedes it. A new
+// row takes over the old one's overdue report when it is not later than the moment of that report.
+// It returns the due dates inserted or superseded that are open.
+func applyDueDates(ctx context.Context, tx *sql.Tx, f DeadlineFacts, specs []DueDateSpec, now time.Time) ([]DueDateSpec, error) {
+	rows, err := tx.QueryContext(ctx, `
+		SELECT id, kind, due_at, rule, calendar_version, closed_at IS NOT NULL, overdue_at
+		FROM due_dates WHERE delivery_id = $1 AND superseded_by IS NULL ORDER BY kind FOR UPDATE`, f.DeliveryID)
+	if err != nil {
+		return nil, fmt.Errorf("read the due dates of delivery %s: %w", f.DeliveryID, err)
+	}
+	current := map[schemas.DueKind]currentDue{}
+	for rows.Next() {
+		var c currentDue
+		var kind schemas.DueKind
+		var overdue sql.NullTime
+		if err := rows.Scan(&c.id, &kind, &c.dueAt, &c.rule, &c.version, &c.closed, &overdue); err != nil {
+			rows.Close()
+			return nil, fmt.Errorf("scan due date: %w", err)
+		}
+		c.overdueAt = nullTime(overdue)
+		current[kind] = c
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("read the due dates of delivery %s: %w", f.DeliveryID, err)
+	}
+	var changed []DueDateSpec
+	for _, d := range specs {
+		explanation, err := json.Marshal(d.Explanation)
+		if err != nil {
+			return nil, fmt.Errorf("encode the explanation: %w", err)
+		}
+		cur, ok := current[d.Kind]
+		delete(current, d.Kind)
+		switch {
+		case ok && cur.closed:
+			continue
+		case ok && cur.dueAt.Equal(d.DueAt) && cur.rule == d.Explanation.Rule:
+			if _, err := tx.ExecContext(ctx, `
+				UPDATE due_dates SET explanation = $2, calendar_version = $3, closed_at = $4, met = $5 WHERE id = $1`,
+				cur.id, explanation, d.Explanation.CalendarVersion, nullTimePtr(d.ClosedAt), nullBool(d.Met)); err != nil {
+				return nil, fmt.Errorf("update due date: %w", err)
+			}
+			continue
+		}
+		var overdue *time.Time
+		if ok && cur.overdueAt != nil && !d.DueAt.After(*cur.overdueAt) {
+			overdue = cur.overdueAt
+		}
+		var id int64
+		if err := tx.QueryRowContext(ctx, `SELECT nextval(pg_get_serial_sequence('due_dates', 'id'))`).Scan(&id); err != nil {
+			return nil, fmt.Errorf("next due date id: %w", err)
+		}
+		if ok {
+			if _, err := tx.ExecContext(ctx, `UPDATE due_dates SET superseded_by = $2, superseded_at = $3 WHERE id = $1`,
+				cur.id, id, now); err != nil {
+				return nil, fmt.Errorf("supersede due date: %w", err)
+			}
+		}
+		if _, err := tx.ExecContext(ctx, `
+			INSERT INTO due_dates (id, delivery_id, appeal_id, kind, due_at, rule, calendar_version, explanation, created_at,
+			                       closed_at, met, overdue_at)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)`,
+			id, f.DeliveryID, f.AppealID, string(d.Kind), d.DueAt, d.Explanation.Rule, d.Explanation.CalendarVersion, explanation, now,
+			nullTimePtr(d.ClosedAt), nullBool(d.Met), nullTimePtr(overdue)); err != nil {
+			return nil, fmt.Errorf("insert due date: %w", mapErr(err))
+		}
+		if d.ClosedAt == nil {
+			changed = append(changed, d)
+		}
+	}
+	for _, cur := range current { // a kind that no longer applies
+		if cur.closed {
+			continue
+		}
+		if _, err := tx.ExecContext(ctx, `UPDATE due_dates SET closed_at = $2 WHERE id = $1`, cur.id, now); err != nil {
+			return nil, fmt.Errorf("close due date: %w", err)
+		}
+	}
+	return changed, nil
+}
+
+func nullBool(b *bool) sql.NullBool {
+	if b == nil {
+		return sql.NullBool{}
+	}
+	return sql.NullBool{Bool: *b, Valid: true}
+}
+
+// insertDeadlineEvent adds an event about a delivery's due dates, with the delivery's status.
+func insertDeadlineEvent(ctx context.Context, tx *sql.Tx, deliveryID string, t schemas.EventType, detail string, at time.Time) error {
+	if _, err := tx.ExecContext(ctx, `
+		INSERT INTO events (appeal_id, delivery_id, type, status, detail, created_at)
+		SELECT appeal_id, id, $2, status, $3, $4 FROM deliveries WHERE id = $1`,
+		deliveryID, string(t), detail, at); err != nil {
+		return fmt.Errorf("insert %s event: %w", t, err)
+	}
+	return nil
+}
+
+// SeedCalendar imports c only when no calendar is stored yet (every hub process does it at start
+// with the calendar embedded in the binary; the first one wins).
+func (s *Store) SeedCalendar(ctx context.Context, c NewCalendar, now time.Time, derive DeriveFunc) (CalendarImport, error) {
+	return s.importCalendar(ctx, c, true, now, derive)
+}
+
+// ImportCalendar stores c as the current calendar and recomputes, in the same transaction, the
+// due dates of every delivery that has an open one, with a deadline_recomputed event for each
+// delivery whose due dates changed. Importing the current calendar again does nothing (Imported
+// false); a version imported before with other content, or that is not the current one, is
+// ErrConflict. It waits for a keeper step in flight.
+func (s *Store) ImportCalendar(ctx context.Context, c NewCalendar, now time.Time, derive DeriveFunc) (CalendarImport, error) {
+	return s.importCalendar(ctx, c, false, now, derive)
+}
+
+func (s *Store) importCalendar(ctx context.Context, c NewCalendar, seedOnly bool, now time.Time, derive DeriveFunc) (CalendarImport, error) {
+	var out CalendarImport
+	sum := sha256.Sum256(c.Source)
+	err := s.inTx(ctx, func(tx *sql.Tx) error {
+		if _, err := tx.ExecContext(ctx, `SELECT pg_advisory_xact_lock($1)`, s.lockKey(deadlineCursor)); err != nil {
+			return fmt.Errorf("take the deadline lock: %w", err)
+		}
+		cur, err := currentCalendar(ctx, tx)
+		switch {
+		case err == nil && seedOnly:
+			out.Calendar = cur
+			return nil
+		case err == nil && cur.Version == c.Version:
+			if string(cur.SHA256) != string(sum[:]) {
+				return fmt.Errorf("calendar version %s was imported before with other content: give the file a new version: %w", c.Version, ErrConflict)
+			}
+			out.Calendar = cur
+			return nil
+		case err != nil && !errors.Is(err, ErrNotFound):
+			return err
+		}
+		var stored StoredCalendar
+		err = tx.QueryRowContext(ctx, `
+			INSERT INTO calendars (version, source, sha256, imported_at, imported_by) VALUES ($1, $2, $3, $4, $5)
+			RETURNING `+calendarColumns, c.Version, c.Source, sum[:], now, c.By).
+			Scan(&stored.ID, &stored.Version, &stored.Source, &stored.SHA256, &stored.ImportedAt, &stored.ImportedBy)
+		if errors.Is(mapErr(err), ErrDuplicate) {
+			return fmt.Errorf("calendar version %s was imported before and is not the current one: give the file a new version: %w", c.Version, ErrConflict)
+		}
+		if err != nil {
+			return fmt.Errorf("insert calendar: %w", err)
+		}
+		out.Calendar, out.Imported = stored, true
+		return recomputeOpen(ctx, tx, stored, now, derive, &out)
+	})
+	if err != nil {
+		return CalendarImport{}, fmt.Errorf("import calendar %s: %w", c.Version, err)
+	}
+	return out, nil
+}
+
+// recomputeOpen recomputes the due dates of every delivery with an open due date.
+func recomputeOpen(ctx context.Context, tx *sql.Tx, cal StoredCalendar, now time.Time, derive DeriveFunc, out *CalendarImport) error {
+	ids, err := queryStrings(ctx, tx, `
+		SELECT DISTINCT delivery_id::text FROM due_dates WHERE superseded_by IS NULL AND closed_at IS NULL ORDER BY 1`)
+	if err != nil {
+		return fmt.Errorf("list deliveries with open due dates: %w", err)
+	}
+	for _, id := range ids {
+		changed, err := rederive(ctx, tx, id, cal, now, derive)
+		if err != nil {
+			return err
+		}
+		out.Recomputed++
+		if len(changed) == 0 {
+			continue
+		}
+		out.Changed++
+		parts := make([]string, len(changed))
+		for i, d := range changed {
+			parts[i] = fmt.Sprintf("%s due %s (%s)", d.Kind, d.DueAt.Format(time.RFC3339), d.Explanation.Rule)
+		}
+		if err := insertDeadlineEvent(ctx, tx, id, schemas.EventDeadlineRecomputed,
+			"calendar "+cal.Version+": "+strings.Join(parts, "; "), now); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+const calendarColumns = `id, version, source, sha256, imported_at, imported_by`
+
+func currentCalendar(ctx context.Context, q interface {
+	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
+}) (StoredCalendar, error) {
+	var c StoredCalendar
+	err := q.QueryRowContext(ctx, `SELECT `+calendarColumns+` FROM calendars ORDER BY id DESC LIMIT 1`).
+		Scan(&c.ID, &c.Version, &c.Source, &c.SHA256, &c.ImportedAt, &c.ImportedBy)
+	if err != nil {
+		return StoredCalendar{}, fmt.Errorf("read the current calendar: %w", mapErr(err))
+	}
+	return c, nil
+}
+
+// CurrentCalendar returns the current calendar (ErrNotFound when none is stored).
+func (s *Store) CurrentCalendar(ctx context.Context) (StoredCalendar, error) {
+	return currentCalendar(ctx, s.db)
+}
+
+// Calendars returns every imported calendar, the current one first.
+func (s *Store) Calendars(ctx context.Context) ([]StoredCalendar, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT `+calendarColumns+` FROM calendars ORDER BY id DESC`)
+	if err != nil {
+		return nil, fmt.Errorf("list calendars: %w", err)
+	}
+	defer rows.Close()
+	var out []StoredCalendar
+	for rows.Next() {
+		var c StoredCalendar
+		if err := rows.Scan(&c.ID, &c.Version, &c.Source, &c.SHA256, &c.ImportedAt, &c.ImportedBy); err != nil {
+			return nil, fmt.Errorf("scan calendar: %w", err)
+		}
+		out = append(out, c)
+	}
+	return out, rows.Err()
+}
+
+// OverdueReport is a due date the sweep reported overdue.
+type OverdueReport struct {
+	DueID      int64
+	DeliveryID string
+	AppealID   string
+	Kind       schemas.DueKind
+	DueAt      time.Time
+	Event      schemas.EventType
+}
+
+// SweepOverdue reports, in one transaction, up to limit due dates of the kinds in events that
+// passed by now and are open, unreported, and of a delivery not in one of the closed statuses (a
+// delivery notice also not of a delivery with its notice): each gets overdue_at set and one event
+// of its kind's type. Rows another process is reporting are skipped, so several processes may
+// sweep at once and each due date is reported exactly once.
+func (s *Store) SweepOverdue(ctx context.Context, now time.Time, events map[schemas.DueKind]schemas.EventType,
+	closed []schemas.DeliveryStatus, limit int) ([]OverdueReport, error) {
+	kinds := make([]string, 0, len(events))
+	for k := range events {
+		kinds = append(kinds, string(k))
+	}
+	var out []OverdueReport
+	err := s.inTx(ctx, func(tx *sql.Tx) error {
+		rows, err := tx.QueryContext(ctx, `
+			WITH due AS (
+				SELECT dd.id FROM due_dates dd JOIN deliveries d ON d.id = dd.delivery_id
+				WHERE dd.superseded_by IS NULL AND dd.closed_at IS NULL AND dd.overdue_at IS NULL AND dd.due_at <= $1
+				  AND dd.kind = ANY($2) AND d.status <> ALL($3)
+				  AND NOT (dd.kind = $5 AND d.delivered_at IS NOT NULL)
+				ORDER BY dd.due_at, dd.id LIMIT $4
+				FOR UPDATE OF dd SKIP LOCKED)
+			UPDATE due_dates x SET overdue_at = $1 FROM due WHERE x.id = due.id
+			RETURNING x.id, x.delivery_id::text, x.appeal_id::text, x.kind, x.due_at`,
+			now, pq.Array(kinds), pq.Array(statusNames(closed)), limit, string(schemas.DueDeliveryNotice))
+		if err != nil {
+			return fmt.Errorf("mark overdue due dates: %w", err)
+		}
+		for rows.Next() {
+			var r OverdueReport
+			if err := rows.Scan(&r.DueID, &r.DeliveryID, &r.AppealID, &r.Kind, &r.DueAt); err != nil {
+				rows.Close()
+				return fmt.Errorf("scan overdue due date: %w", err)
+			}
+			r.Event = events[r.Kind]
+			out = append(out, r)
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return fmt.Errorf("mark overdue due dates: %w", err)
+		}
+		slices.SortFunc(out, func(a, b OverdueReport) int { return a.DueAt.Compare(b.DueAt) })
+		for _, r := range out {
+			if err := insertDeadlineEvent(ctx, tx, r.DeliveryID, r.Event,
+				fmt.Sprintf("%s due %s passed", r.Kind, r.DueAt.UTC().Format(time.RFC3339)), now); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("sweep overdue due dates: %w", err)
+	}
+	return out, nil
+}
+
+func statusNames(ss []schemas.DeliveryStatus) []string {
+	out := make([]string, len(ss))
+	for i, s := range ss {
+		out[i] = string(s)
+	}
+	return out
+}
+
+// Overdue lists, in due date order, the current due dates of the kinds given that passed by
+// f.Now and are open, of deliveries not in one of the closed statuses, with f's filters; More
+// says whether more follow the page.
+func (s *Store) Overdue(ctx context.Context, f schemas.OverdueFilter, kinds []schemas.DueKind, closed []schemas.DeliveryStatus) (items []schemas.OverdueItem, more bool, err error) {
+	names := make([]string, len(kinds))
+	for i, k := range kinds {
+		names[i] = string(k)
+	}
+	if f.Kind != "" {
+		names = []string{string(f.Kind)}
+	}
+	after, afterID := time.Time{}, int64(0)
+	if f.After != nil {
+		after, afterID = f.After.DueAt, f.After.ID
+	}
+	rows, err := s.db.QueryContext(ctx, `
+		SELECT dd.id, dd.delivery_id::text, dd.appeal_id::text, a.tracking_number, d.authority_code, a.case_kind, d.status,
+		       dd.kind, dd.due_at, dd.overdue_at, dd.rule
+		FROM due_dates dd
+		JOIN deliveries d ON d.id = dd.delivery_id
+		JOIN appeals a ON a.id = dd.appeal_id
+		WHERE dd.superseded_by IS NULL AND dd.closed_at IS NULL AND dd.due_at <= $1
+		  AND dd.kind = ANY($2) AND d.status <> ALL($3)
+		  AND NOT (dd.kind = $8 AND d.delivered_at IS NOT NULL)
+		  AND ($4 = '' OR d.authority_code = $4)
+		  AND ($6 = 0 OR (dd.due_at, dd.id) > ($5, $6))
+		ORDER BY dd.due_at, dd.id
+		LIMIT $7`, f.Now, pq.Array(names), pq.Array(statusNames(closed)), f.Authority, after, afterID, f.Limit+1,
+		string(schemas.DueDeliveryNotice))
+	if err != nil {
+		return nil, false, fmt.Errorf("list overdue due dates: %w", err)
+	}
+	defer rows.Close()
+	items = []schemas.OverdueItem{}
+	for rows.Next() {
+		var it schemas.OverdueItem
+		var reported sql.NullTime
+		if err := rows.Scan(&it.Cursor.ID, &it.DeliveryID, &it.AppealID, &it.TrackingNumber, &it.Authority, &it.CaseKind,
+			&it.Status, &it.Kind, &it.DueAt, &reported, &it.Rule); err != nil {
+			return nil, false, fmt.Errorf("scan overdue due date: %w", err)
+		}
+		it.Cursor.DueAt = it.DueAt
+		it.DueAt = it.DueAt.UTC()
+		it.LateSeconds = int64(f.Now.Sub(it.DueAt) / time.Second)
+		if it.ReportedAt = nullTime(reported); it.ReportedAt != nil {
+			*it.ReportedAt = it.ReportedAt.UTC()
+		}
+		items = append(items, it)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, false, fmt.Errorf("list overdue due dates: %w", err)
+	}
+	if len(items) > f.Limit {
+		return items[:f.Limit], true, nil
+	}
+	return items, false, nil
+}
+
+// DueDates returns the current due dates of a delivery, by kind.
+func (s *Store) DueDates(ctx context.Context, deliveryID string) ([]schemas.DueDate, error) {
+	byDelivery, err := s.dueDatesWhere(ctx, `delivery_id = $1`, deliveryID)
+	if err != nil {
+		return nil, err
+	}
+	return byDelivery[deliveryID], nil
+}
+
+// attachDueDates sets the current due dates of each delivery of a case (the case view).
+func (s *Store) attachDueDates(ctx context.Context, appealID string, deliveries []schemas.Delivery) error {
+	byDelivery, err := s.dueDatesWhere(ctx, `appeal_id = $1`, appealID)
+	if err != nil {
+		return err
+	}
+	for i := range deliveries {
+		deliveries[i].Due = byDelivery[deliveries[i].ID]
+	}
+	return nil
+}
+
+func (s *Store) dueDatesWhere(ctx context.Context, where string, arg any) (map[string][]schemas.DueDate, error) {
+	rows, err := s.db.QueryContext(ctx, `
+		SELECT delivery_id::text, kind, due_at, explanation, closed_at, met, overdue_at
+		FROM due_dates WHERE `+where+` AND superseded_by IS NULL ORDER BY delivery_id, kind`, arg)
+	if err != nil {
+		return nil, fmt.Errorf("read due dates: %w", err)
+	}
+	defer rows.Close()
+	out := map[string][]schemas.DueDate{}
+	for rows.Next() {
+		var id string
+		var d schemas.DueDate
+		var explanation []byte
+		var closed, overdue sql.NullTime
+		var met sql.NullBool
+		if err := rows.Scan(&id, &d.Kind, &d.DueAt, &explanation, &closed, &met, &overdue); err != nil {
+			return nil, fmt.Errorf("scan due date: %w", err)
+		}
+		if err := json.Unmarshal(explanation, &d.Explanation); err != nil {
+			return nil, fmt.Errorf("decode the explanation of a due date of delivery %s: %w", id, err)
+		}
+		d.DueAt = d.DueAt.UTC()
+		d.ClosedAt, d.OverdueSince = utcPtr(nullTime(closed)), utcPtr(nullTime(overdue))
+		d.State = dueState(d.ClosedAt != nil, met, d.OverdueSince != nil)
+		out[id] = append(out[id], d)
+	}
+	return out, rows.Err()
+}
+
+func utcPtr(t *time.Time) *time.Time {
+	if t != nil {
+		*t = t.UTC()
+	}
+	return t
+}
+
+func dueState(closed bool, met sql.NullBool, overdue bool) schemas.DueState {
+	switch {
+	case closed && !met.Valid:
+		return schemas.DueClosed
+	case closed && met.Bool:
+		return schemas.DueMet
+	case closed:
+		return schemas.DueMissed
+	case overdue:
+		return schemas.DueOverdue
+	default:
+		return schemas.DueOpen
+	}
+}
