@@ -274,12 +274,7 @@ func (o *portalOutbox) Publish(ctx context.Context, msgs []schemas.OutboxMessage
 			errs[i] = fmt.Errorf("notification %d is not in the claimed batch", id.ID)
 			continue
 		}
-		err, seen := ensured[m.Client]
-		if !seen {
-			err = o.pub.EnsureAuthority(ctx, m.Client)
-			ensured[m.Client] = err
-		}
-		if err != nil {
+		if err := ensureOnce(ctx, o.pub, ensured, m.Client); err != nil {
 			errs[i] = err
 			continue
 		}

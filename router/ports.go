@@ -146,12 +146,7 @@ func (p *relayPublisher) Publish(ctx context.Context, msgs []schemas.OutboxMessa
 	out := make([]broker.Message, 0, len(msgs))
 	idx := make([]int, 0, len(msgs))
 	for i, m := range msgs {
-		err, seen := ensured[m.Authority]
-		if !seen {
-			err = p.pub.EnsureAuthority(ctx, m.Authority)
-			ensured[m.Authority] = err
-		}
-		if err != nil {
+		if err := ensureOnce(ctx, p.pub, ensured, m.Authority); err != nil {
 			errs[i] = err
 			continue
 		}
@@ -175,6 +170,17 @@ func (p *relayPublisher) Publish(ctx context.Context, msgs []schemas.OutboxMessa
 		idx = append(idx, i)
 	}
 	return publishInto(ctx, p.pub, out, idx, errs)
+}
+
+// ensureOnce declares the queue of code on pub once per batch: ensured remembers each code's
+// result, so a batch of many messages to one queue declares (or fails) once.
+func ensureOnce(ctx context.Context, pub *broker.Publisher, ensured map[string]error, code string) error {
+	err, seen := ensured[code]
+	if !seen {
+		err = pub.EnsureAuthority(ctx, code)
+		ensured[code] = err
+	}
+	return err
 }
 
 // publishInto publishes out as one batch and records each message's result in errs at the index

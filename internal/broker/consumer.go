@@ -83,6 +83,7 @@ type Consumer struct {
 	mu       sync.Mutex
 	subs     map[string]subscription
 	tried    map[string]struct{} // codes whose runner has consumed or failed at least once
+	untried  map[string]struct{} // subscribed codes not in tried: Progress reads its size
 	shards   []*shard            // never shrinks; shards[0] exists from NewConsumer on
 	assign   map[string]*shard   // code → its shard (see consumer_shard.go)
 	started  bool                // Start has started the shards' supervisors
@@ -139,6 +140,7 @@ func NewConsumer(cfg Config, logger *zap.Logger) *Consumer {
 		handlerCancel: hcancel,
 		subs:          make(map[string]subscription),
 		tried:         make(map[string]struct{}),
+		untried:       make(map[string]struct{}),
 		assign:        make(map[string]*shard),
 		drainCh:       make(chan struct{}),
 		stopped:       make(chan struct{}),
@@ -248,6 +250,9 @@ func (c *Consumer) Subscribe(code string, concurrency int, h Handler) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.subs[code] = subscription{concurrency: concurrency, handler: h}
+	if _, ok := c.tried[code]; !ok {
+		c.untried[code] = struct{}{}
+	}
 	if c.draining {
 		return
 	}
@@ -268,6 +273,7 @@ func (c *Consumer) Unsubscribe(code string) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	delete(c.subs, code)
+	delete(c.untried, code)
 	sh, ok := c.assign[code]
 	if !ok {
 		return
@@ -497,6 +503,7 @@ func (c *Consumer) markTried(code string) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.tried[code] = struct{}{}
+	delete(c.untried, code)
 }
 
 // attemptContext returns a context for one attempt of runner r on sess: cancelled with errWoken

@@ -135,12 +135,7 @@ type Progress struct {
 // Progress returns how far the subscriptions are.
 func (c *Consumer) Progress() Progress {
 	c.mu.Lock()
-	p := Progress{Subscribed: len(c.subs)}
-	for code := range c.subs {
-		if _, ok := c.tried[code]; !ok {
-			p.Untried++
-		}
-	}
+	p := Progress{Subscribed: len(c.subs), Untried: len(c.untried)}
 	c.mu.Unlock()
 	p.Consuming = int(c.consuming.Load())
 	return p
