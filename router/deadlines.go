@@ -53,7 +53,7 @@ type calendars struct {
 }
 
 // get returns the parsed calendar c; the calendar embedded in the binary when none is stored.
-func (cs *calendars) get(c store.StoredCalendar) (*deadline.Calendar, error) {
+func (cs *calendars) get(c schemas.StoredCalendar) (*deadline.Calendar, error) {
 	if c.ID == 0 {
 		return deadline.Default(), nil
 	}
@@ -74,22 +74,37 @@ func (cs *calendars) get(c store.StoredCalendar) (*deadline.Calendar, error) {
 }
 
 // derive is the store.DeriveFunc: the due dates internal/deadline computes from the facts.
-func (cs *calendars) derive(c store.StoredCalendar, f store.DeadlineFacts) ([]store.DueDateSpec, error) {
+func (cs *calendars) derive(c schemas.StoredCalendar, f schemas.DeadlineFacts) ([]store.DueDateSpec, error) {
 	cal, err := cs.get(c)
 	if err != nil {
 		return nil, err
 	}
-	facts := deadline.Facts{CaseKind: f.CaseKind, Urgent: f.Urgent, Simple: f.Simple, Status: f.Status,
-		StatusAt: f.StatusAt, SentAt: f.SentAt, DeliveredAt: f.DeliveredAt}
-	for _, e := range f.Extensions {
-		facts.Extensions = append(facts.Extensions, deadline.Extension{MessageID: e.MessageID, ReceivedAt: e.ReceivedAt, NewDueDate: e.NewDueDate})
-	}
-	dues := cal.Derive(facts)
+	dues := cal.Derive(f)
 	out := make([]store.DueDateSpec, len(dues))
 	for i, d := range dues {
 		out[i] = store.DueDateSpec{Kind: d.Kind, DueAt: d.At, Explanation: d.Explanation, ClosedAt: d.ClosedAt, Met: d.Met}
 	}
 	return out, nil
+}
+
+// dueAsOf is the notify.DueFunc: the answer due date of the event's delivery as the facts stood
+// at the event, so that a notification shows the term in force when its event happened, however
+// late the notifier makes it.
+func (cs *calendars) dueAsOf(src schemas.NotificationSource) (*time.Time, error) {
+	if src.Deadline == nil {
+		return nil, nil
+	}
+	dues, err := cs.derive(src.Calendar, src.Deadline.AsOf(src.Event.At, src.Event.Status))
+	if err != nil {
+		return nil, err
+	}
+	for _, d := range dues {
+		if d.Kind == schemas.DueAnswer {
+			at := d.DueAt.UTC()
+			return &at, nil
+		}
+	}
+	return nil, nil
 }
 
 // ImportCalendar parses a calendar file and imports it as the current calendar, recomputing the

@@ -124,3 +124,37 @@ holidays:
 	require.True(t, it.ReportedAt.Equal(*dueOf(c, schemas.DueAnswer).OverdueSince))
 	require.Len(t, eventsOf(c, schemas.EventDeadlineOverdue), 1)
 }
+
+// TestNotificationDueDateIsTheOneInForceAtTheEvent: a notification made late, after the term was
+// extended, still carries the due date its event had; none before delivery.
+func TestNotificationDueDateIsTheOneInForceAtTheEvent(t *testing.T) {
+	t.Parallel()
+	delivered := time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC) // Monday, 11:00 in Kyiv
+	extendedAt := delivered.Add(72 * time.Hour)
+	newDue := time.Date(2026, 4, 10, 21, 0, 0, 0, time.UTC)
+	sent := delivered.Add(-time.Minute)
+	facts := schemas.DeadlineFacts{DeliveryID: "d1", CaseKind: schemas.CaseAppeal, Status: schemas.StatusRegistered,
+		StatusAt: extendedAt, SentAt: &sent, DeliveredAt: &delivered,
+		Extensions: []schemas.DeadlineExtension{{MessageID: "x", ReceivedAt: extendedAt, NewDueDate: newDue}}}
+	due := func(at time.Time, s schemas.DeliveryStatus) *time.Time {
+		t.Helper()
+		got, err := router.DueAsOf(schemas.NotificationSource{Deadline: &facts,
+			Event: schemas.CaseEvent{DeliveryID: "d1", Status: s, At: at}})
+		require.NoError(t, err)
+		return got
+	}
+	require.Nil(t, due(sent, schemas.StatusSent), "no answer due date before delivery")
+	month := due(delivered, schemas.StatusDelivered)
+	require.NotNil(t, month)
+	require.True(t, month.After(delivered.AddDate(0, 0, 27)) && month.Before(delivered.AddDate(0, 0, 33)), "a month: %s", month)
+	registered := due(delivered.Add(time.Hour), schemas.StatusRegistered)
+	require.NotNil(t, registered)
+	require.True(t, registered.Equal(*month), "registered before the extension: %s", registered)
+	extended := due(extendedAt, schemas.StatusRegistered)
+	require.NotNil(t, extended)
+	require.False(t, extended.Equal(*month), "the extension moved it")
+	require.True(t, extended.After(*month), "extended to %s", extended)
+	none, err := router.DueAsOf(schemas.NotificationSource{Event: schemas.CaseEvent{At: delivered}})
+	require.NoError(t, err)
+	require.Nil(t, none, "an event of the case as a whole")
+}

@@ -186,7 +186,8 @@ func New(ctx context.Context, cfg config.Config, opts Options) (*Hub, error) {
 	hcfg := httpapi.Config{Addr: cfg.HTTP.Addr, MaxBodyBytes: cfg.HTTP.MaxBodyBytes, ReadHeaderTimeout: cfg.HTTP.ReadHeaderTimeout,
 		ReadTimeout: cfg.HTTP.ReadTimeout, WriteTimeout: cfg.HTTP.WriteTimeout, IdleTimeout: cfg.HTTP.IdleTimeout}
 	handler := httpapi.NewHandler(hcfg, httpapi.Deps{Auth: h, Submitter: h, Cases: h, Ready: h, Authorities: h, Registry: h,
-		Delivery: h, Receipts: h, Notifications: h, Timelines: h, Overdue: h}, logger)
+		Delivery: h, Receipts: h, Notifications: h, Timelines: h, Overdue: h, Stats: h.statsReader(),
+		Mounts: append(h.consoleMounts(), h.observabilityMounts()...)}, logger)
 	h.http = httpapi.NewServer(hcfg, handler, logger)
 	return h, nil
 }

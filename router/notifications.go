@@ -61,6 +61,8 @@ type portalNotifications struct {
 
 	mu       sync.Mutex
 	webhooks map[string]bool // clients whose queue this process consumes
+
+	calendars calendars // for the due date in force at each notified event
 }
 
 func newPortalNotifications(cfg config.Config, st *store.Store, bcfg broker.Config, c clock.Clock, syncEvery time.Duration,
@@ -79,7 +81,8 @@ func newPortalNotifications(cfg config.Config, st *store.Store, bcfg broker.Conf
 	p.outbox = &portalOutbox{store: st, pub: p.publisher}
 	p.relay = relay.New(relay.Config{BatchSize: cfg.Relay.BatchSize, PollInterval: cfg.Relay.PollInterval, Clock: c},
 		p.outbox, p.outbox, p.logger)
-	p.notifier = notify.NewNotifier(st, notify.Config{Interval: cfg.Audit.SealInterval, Clock: c, NotifiedFunc: p.relay.Wake}, logger)
+	p.notifier = notify.NewNotifier(st, notify.Config{Interval: cfg.Audit.SealInterval, Clock: c, NotifiedFunc: p.relay.Wake,
+		Due: p.calendars.dueAsOf}, logger)
 	d := cfg.Delivery
 	p.worker = notify.NewWorker(notify.WorkerConfig{RequestTimeout: d.RequestTimeout, MaxAttempts: d.MaxAttempts,
 		BackoffBase: d.BackoffBase, BackoffMax: d.BackoffMax, BackoffJitter: d.BackoffJitter, BreakerFailures: d.BreakerFailures,

@@ -147,3 +147,88 @@ type OverduePage struct {
 	// NextCursor continues the listing; absent on the last page.
 	NextCursor string `json:"next_cursor,omitempty"`
 }
+
+// DeadlineFacts are what the hub knows about one delivery that its due dates depend on: the store
+// reads them, internal/deadline derives the due dates from them.
+type DeadlineFacts struct {
+	DeliveryID string
+	AppealID   string
+	Authority  string
+	CaseKind   CaseKind
+	// Urgent is the submission's urgent flag (requests for public information only).
+	Urgent bool
+	// Simple is set when the authority marked the appeal as needing no further study; SimpleAt is
+	// when the hub received the first message that did (nil: not known).
+	Simple   bool
+	SimpleAt *time.Time
+	Status   DeliveryStatus
+	// StatusAt is when the delivery reached Status: its first event with that status (its last
+	// change when it has none).
+	StatusAt time.Time
+	// SentAt is when the document left the hub for the authority's system; nil before.
+	SentAt *time.Time
+	// DeliveredAt is the moment of delivery (the delivery notice), or else the time of the
+	// delivery's first event with a status that only a delivered document reaches (registered,
+	// answered, …); nil before.
+	DeliveredAt *time.Time
+	// Extensions are the authority's extended messages, in the order the hub received them.
+	Extensions []DeadlineExtension
+}
+
+// DeadlineExtension is an authority's extension of the term of consideration.
+type DeadlineExtension struct {
+	MessageID string
+	// ReceivedAt is when the hub received the message (the time it was announced).
+	ReceivedAt time.Time
+	// NewDueDate is the new end of the term as the authority states it.
+	NewDueDate time.Time
+}
+
+// AsOf returns the facts as they stood at an event of the delivery at t that left it in status
+// s ("" leaves the status as it is): what the hub learnt after t (the moment of sending or of
+// delivery, the simple mark, extensions) is left out. The hub stamps an event and the facts it
+// records with the same moment, so the event's own facts are in. The status decides over the
+// clock where they disagree (the moments of the delivery's events come from more than one
+// process): an event before delivery (accepted, queued, sent) has no moment of delivery, an event
+// only a delivered document reaches has one.
+func (f DeadlineFacts) AsOf(t time.Time, s DeliveryStatus) DeadlineFacts {
+	out := f
+	if s != "" {
+		out.Status, out.StatusAt = s, t
+	}
+	if out.SentAt != nil && out.SentAt.After(t) && !s.reachedDelivery() {
+		out.SentAt = nil
+	}
+	if out.DeliveredAt != nil && (s.Pending() || s == StatusSent || out.DeliveredAt.After(t) && !s.reachedDelivery()) {
+		out.DeliveredAt = nil
+	}
+	if out.SimpleAt != nil && out.SimpleAt.After(t) {
+		out.Simple, out.SimpleAt = false, nil
+	}
+	out.Extensions = nil
+	for _, e := range f.Extensions {
+		if !e.ReceivedAt.After(t) {
+			out.Extensions = append(out.Extensions, e)
+		}
+	}
+	return out
+}
+
+// reachedDelivery is true of the statuses only a delivered document reaches.
+func (s DeliveryStatus) reachedDelivery() bool {
+	switch s {
+	case StatusDelivered, StatusRegistered, StatusAnswered, StatusForwarded, StatusReturned, StatusNotConsidered:
+		return true
+	}
+	return false
+}
+
+// StoredCalendar is one imported version of the working-day calendar.
+type StoredCalendar struct {
+	ID         int64 // 0: none is stored, the calendar embedded in the binary applies
+	Version    string
+	Source     []byte // the file, byte for byte
+	SHA256     []byte
+	ImportedAt time.Time
+	ImportedBy string
+}

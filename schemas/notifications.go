@@ -75,6 +75,11 @@ type NotificationSource struct {
 	Previous DeliveryStatus
 	ChainPos int64
 	Client   string
+	// Deadline holds the facts the due dates of the event's delivery depend on, as the hub knows
+	// them now (nil for an event of no delivery), and Calendar the current working-day calendar:
+	// with them the notifier derives the due date in force at the event (DeadlineFacts.AsOf).
+	Deadline *DeadlineFacts
+	Calendar StoredCalendar
 }
 
 // NewNotification is a notification the notifier makes of a NotificationSource.

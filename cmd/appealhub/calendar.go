@@ -12,8 +12,8 @@ import (
 	"github.com/spf13/cobra"
 
 	"appealhub/internal/deadline"
-	"appealhub/internal/store"
 	"appealhub/router"
+	"appealhub/schemas"
 )
 
 func newCalendarCommand() *cobra.Command {
@@ -134,7 +134,7 @@ func newCalendarShowCommand() *cobra.Command {
 
 // pickCalendar returns the stored calendar of version (the current one when version is empty;
 // nil when none is stored).
-func pickCalendar(all []store.StoredCalendar, version string) (*store.StoredCalendar, error) {
+func pickCalendar(all []schemas.StoredCalendar, version string) (*schemas.StoredCalendar, error) {
 	if version == "" {
 		if len(all) == 0 {
 			return nil, nil
@@ -173,7 +173,7 @@ func showPeriod(from, to string) ([2]deadline.Date, error) {
 	return p, nil
 }
 
-func printCalendar(w io.Writer, cal *deadline.Calendar, stored *store.StoredCalendar, all []store.StoredCalendar, period [2]deadline.Date) {
+func printCalendar(w io.Writer, cal *deadline.Calendar, stored *schemas.StoredCalendar, all []schemas.StoredCalendar, period [2]deadline.Date) {
 	if stored == nil {
 		fmt.Fprintf(w, "calendar %s (embedded in this binary; no calendar imported yet)\n", cal.Version())
 	} else {

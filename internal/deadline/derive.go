@@ -55,31 +55,10 @@ const (
 )
 
 // Facts are what the hub knows about one delivery that its due dates depend on.
-type Facts struct {
-	CaseKind schemas.CaseKind
-	// Urgent is the submission's urgent flag (requests for public information).
-	Urgent bool
-	// Simple is set when the authority marked the appeal as needing no further study.
-	Simple bool
-	Status schemas.DeliveryStatus
-	// StatusAt is when the delivery reached Status.
-	StatusAt time.Time
-	// SentAt is when the document left the hub for the authority's system; nil before.
-	SentAt *time.Time
-	// DeliveredAt is the moment of delivery (the delivery notice); nil before.
-	DeliveredAt *time.Time
-	// Extensions are the authority's extended messages, in the order the hub received them.
-	Extensions []Extension
-}
+type Facts = schemas.DeadlineFacts
 
 // Extension is an authority's extension of the term of consideration.
-type Extension struct {
-	MessageID string
-	// ReceivedAt is when the hub received the message (the time it was announced).
-	ReceivedAt time.Time
-	// NewDueDate is the new end of the term as the authority states it.
-	NewDueDate time.Time
-}
+type Extension = schemas.DeadlineExtension
 
 // Due is one computed due date.
 type Due struct {

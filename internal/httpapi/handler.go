@@ -69,6 +69,9 @@ func NewHandler(cfg Config, deps Deps, logger *zap.Logger) http.Handler {
 	if h.deps.Overdue != nil {
 		h.mux.HandleFunc("GET /v1/overdue", h.overdue)
 	}
+	for _, m := range deps.Mounts {
+		h.mux.Handle(m.Pattern, m.Handler)
+	}
 	h.mux.HandleFunc("GET /livez", h.livez)
 	h.mux.HandleFunc("GET /readyz", h.readyz)
 	return h

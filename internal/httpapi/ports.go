@@ -3,6 +3,7 @@ package httpapi
 import (
 	"cmp"
 	"context"
+	"net/http"
 	"time"
 
 	"appealhub/schemas"
@@ -139,6 +140,23 @@ type Deps struct {
 	Timelines     TimelineReader
 	// Overdue lists overdue deliveries for operators; nil leaves its route out.
 	Overdue OverdueLister
+	// Stats answers GET /v1/stats for operators; nil leaves its route out.
+	Stats StatsReader
+	// Mounts are further handlers served behind the same request ids, request log and panic
+	// recovery (the operators' console, /metrics); each pattern is an http.ServeMux pattern.
+	Mounts []Mount
+}
+
+// Mount is a handler served at an http.ServeMux pattern beside the API's routes.
+type Mount struct {
+	Pattern string
+	Handler http.Handler
+}
+
+// StatsReader computes the statistics of cases (GET /v1/stats). A query it cannot answer is a
+// *schemas.Error with code schema_violation naming the parameter.
+type StatsReader interface {
+	Stats(ctx context.Context, q schemas.StatsQuery) (schemas.StatsResult, error)
 }
 
 // AuthorityAPI serves an authority's document system: its pull inbox and the messages it sends

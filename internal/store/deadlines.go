@@ -20,35 +20,6 @@ import (
 // deliveries. The store reads the facts of a delivery and writes the due dates a DeriveFunc
 // computes from them; the terms of the law are the caller's (internal/deadline).
 
-// DeadlineFacts are what the store knows about one delivery that its due dates depend on.
-type DeadlineFacts struct {
-	DeliveryID string
-	AppealID   string
-	Authority  string
-	CaseKind   schemas.CaseKind
-	// Urgent is the submission's urgent flag (requests for public information only).
-	Urgent bool
-	// Simple: one of the authority's messages about the delivery marked it simple.
-	Simple bool
-	Status schemas.DeliveryStatus
-	// StatusAt is when the delivery reached Status: its first event with that status (its last
-	// change when it has none).
-	StatusAt time.Time
-	SentAt   *time.Time
-	// DeliveredAt is the recorded moment of delivery, or else the time of the delivery's first
-	// event with a status that only a delivered document reaches (registered, answered, …).
-	DeliveredAt *time.Time
-	// Extensions are the authority's extended messages, in the order the hub received them.
-	Extensions []DeadlineExtension
-}
-
-// DeadlineExtension is one extended message.
-type DeadlineExtension struct {
-	MessageID  string
-	ReceivedAt time.Time
-	NewDueDate time.Time
-}
-
 // DueDateSpec is a due date the caller computed for a delivery.
 type DueDateSpec struct {
 	Kind        schemas.DueKind
@@ -57,16 +28,6 @@ type DueDateSpec struct {
 	// ClosedAt and Met record how it ended (nil: open; Met nil: it no longer applies).
 	ClosedAt *time.Time
 	Met      *bool
-}
-
-// StoredCalendar is one imported version of the working-day calendar.
-type StoredCalendar struct {
-	ID         int64
-	Version    string
-	Source     []byte // the file, byte for byte
-	SHA256     []byte
-	ImportedAt time.Time
-	ImportedBy string
 }
 
 // NewCalendar is a calendar version to import. The caller has parsed and checked Source.
@@ -78,7 +39,7 @@ type NewCalendar struct {
 
 // DeriveFunc computes the due dates of a delivery from its facts with the calendar cal (the
 // current one; ID 0 when none is stored). An error stops the step: nothing of it is stored.
-type DeriveFunc func(cal StoredCalendar, f DeadlineFacts) ([]DueDateSpec, error)
+type DeriveFunc func(cal schemas.StoredCalendar, f schemas.DeadlineFacts) ([]DueDateSpec, error)
 
 // DeadlineStep is what one step of the deadline keeper did.
 type DeadlineStep struct {
@@ -91,7 +52,7 @@ type DeadlineStep struct {
 
 // CalendarImport is what importing a calendar did.
 type CalendarImport struct {
-	Calendar StoredCalendar
+	Calendar schemas.StoredCalendar
 	// Imported is false when the same file was the current calendar already, or, for
 	// SeedCalendar, when some calendar was stored already.
 	Imported bool
@@ -190,7 +151,7 @@ func (s *Store) DeadlineCursor(ctx context.Context) (int64, error) {
 
 // rederive reads a delivery's facts, derives its due dates and stores them; it returns the due
 // dates that were inserted or superseded and are open.
-func rederive(ctx context.Context, tx *sql.Tx, deliveryID string, cal StoredCalendar, now time.Time, derive DeriveFunc) ([]DueDateSpec, error) {
+func rederive(ctx context.Context, tx *sql.Tx, deliveryID string, cal schemas.StoredCalendar, now time.Time, derive DeriveFunc) ([]DueDateSpec, error) {
 	f, err := deadlineFacts(ctx, tx, deliveryID)
 	if errors.Is(err, ErrNotFound) {
 		return nil, nil
@@ -206,9 +167,9 @@ func rederive(ctx context.Context, tx *sql.Tx, deliveryID string, cal StoredCale
 }
 
 // deadlineFacts reads what the due dates of a delivery depend on.
-func deadlineFacts(ctx context.Context, tx *sql.Tx, deliveryID string) (DeadlineFacts, error) {
-	var f DeadlineFacts
-	var sent, delivered sql.NullTime
+func deadlineFacts(ctx context.Context, tx *sql.Tx, deliveryID string) (schemas.DeadlineFacts, error) {
+	var f schemas.DeadlineFacts
+	var sent, delivered, simple sql.NullTime
 	var body []byte
 	err := tx.QueryRowContext(ctx, `
 		SELECT d.id, d.appeal_id, d.authority_code, a.case_kind, d.status,
@@ -218,14 +179,15 @@ func deadlineFacts(ctx context.Context, tx *sql.Tx, deliveryID string) (Deadline
 		       coalesce(d.delivered_at, (SELECT min(e.created_at) FROM events e
 		                 WHERE e.appeal_id = d.appeal_id AND e.delivery_id = d.id AND e.status = ANY($3))),
 		       CASE WHEN a.case_kind = $2 THEN a.body END,
-		       EXISTS (SELECT 1 FROM authority_messages m WHERE m.delivery_id = d.id AND m.message @> '{"simple": true}')
+		       (SELECT min(m.received_at) FROM authority_messages m WHERE m.delivery_id = d.id AND m.message @> '{"simple": true}')
 		FROM deliveries d JOIN appeals a ON a.id = d.appeal_id
 		WHERE d.id = $1`, deliveryID, string(schemas.CaseInfoRequest), pq.Array(statusNames(deliveredStatuses))).
-		Scan(&f.DeliveryID, &f.AppealID, &f.Authority, &f.CaseKind, &f.Status, &f.StatusAt, &sent, &delivered, &body, &f.Simple)
+		Scan(&f.DeliveryID, &f.AppealID, &f.Authority, &f.CaseKind, &f.Status, &f.StatusAt, &sent, &delivered, &body, &simple)
 	if err != nil {
 		return f, fmt.Errorf("read the deadline facts of delivery %s: %w", deliveryID, mapErr(err))
 	}
-	f.SentAt, f.DeliveredAt = nullTime(sent), nullTime(delivered)
+	f.SentAt, f.DeliveredAt, f.SimpleAt = nullTime(sent), nullTime(delivered), nullTime(simple)
+	f.Simple = f.SimpleAt != nil
 	if body != nil {
 		var sub struct {
 			Urgent bool `json:"urgent"`
@@ -243,7 +205,7 @@ func deadlineFacts(ctx context.Context, tx *sql.Tx, deliveryID string) (Deadline
 	}
 	defer rows.Close()
 	for rows.Next() {
-		var e DeadlineExtension
+		var e schemas.DeadlineExtension
 		var due string
 		if err := rows.Scan(&e.MessageID, &e.ReceivedAt, &due); err != nil {
 			return f, fmt.Errorf("scan extension: %w", err)
@@ -275,7 +237,7 @@ type currentDue struct {
 // updated in place (its explanation, and how it ended); otherwise a new row supersedes it. A new
 // row takes over the old one's overdue report when it is not later than the moment of that report.
 // It returns the due dates inserted or superseded that are open.
-func applyDueDates(ctx context.Context, tx *sql.Tx, f DeadlineFacts, specs []DueDateSpec, now time.Time) ([]DueDateSpec, error) {
+func applyDueDates(ctx context.Context, tx *sql.Tx, f schemas.DeadlineFacts, specs []DueDateSpec, now time.Time) ([]DueDateSpec, error) {
 	rows, err := tx.QueryContext(ctx, `
 		SELECT id, kind, due_at, rule, calendar_version, closed_at IS NOT NULL, overdue_at
 		FROM due_dates WHERE delivery_id = $1 AND superseded_by IS NULL ORDER BY kind FOR UPDATE`, f.DeliveryID)
@@ -408,7 +370,7 @@ func (s *Store) importCalendar(ctx context.Context, c NewCalendar, seedOnly bool
 		case err != nil && !errors.Is(err, ErrNotFound):
 			return err
 		}
-		var stored StoredCalendar
+		var stored schemas.StoredCalendar
 		err = tx.QueryRowContext(ctx, `
 			INSERT INTO calendars (version, source, sha256, imported_at, imported_by) VALUES ($1, $2, $3, $4, $5)
 			RETURNING `+calendarColumns, c.Version, c.Source, sum[:], now, c.By).
@@ -429,7 +391,7 @@ func (s *Store) importCalendar(ctx context.Context, c NewCalendar, seedOnly bool
 }
 
 // recomputeOpen recomputes the due dates of every delivery with an open due date.
-func recomputeOpen(ctx context.Context, tx *sql.Tx, cal StoredCalendar, now time.Time, derive DeriveFunc, out *CalendarImport) error {
+func recomputeOpen(ctx context.Context, tx *sql.Tx, cal schemas.StoredCalendar, now time.Time, derive DeriveFunc, out *CalendarImport) error {
 	ids, err := queryStrings(ctx, tx, `
 		SELECT DISTINCT delivery_id::text FROM due_dates WHERE superseded_by IS NULL AND closed_at IS NULL ORDER BY 1`)
 	if err != nil {
@@ -461,31 +423,31 @@ const calendarColumns = `id, version, source, sha256, imported_at, imported_by`
 
 func currentCalendar(ctx context.Context, q interface {
 	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
-}) (StoredCalendar, error) {
-	var c StoredCalendar
+}) (schemas.StoredCalendar, error) {
+	var c schemas.StoredCalendar
 	err := q.QueryRowContext(ctx, `SELECT `+calendarColumns+` FROM calendars ORDER BY id DESC LIMIT 1`).
 		Scan(&c.ID, &c.Version, &c.Source, &c.SHA256, &c.ImportedAt, &c.ImportedBy)
 	if err != nil {
-		return StoredCalendar{}, fmt.Errorf("read the current calendar: %w", mapErr(err))
+		return schemas.StoredCalendar{}, fmt.Errorf("read the current calendar: %w", mapErr(err))
 	}
 	return c, nil
 }
 
 // CurrentCalendar returns the current calendar (ErrNotFound when none is stored).
-func (s *Store) CurrentCalendar(ctx context.Context) (StoredCalendar, error) {
+func (s *Store) CurrentCalendar(ctx context.Context) (schemas.StoredCalendar, error) {
 	return currentCalendar(ctx, s.db)
 }
 
 // Calendars returns every imported calendar, the current one first.
-func (s *Store) Calendars(ctx context.Context) ([]StoredCalendar, error) {
+func (s *Store) Calendars(ctx context.Context) ([]schemas.StoredCalendar, error) {
 	rows, err := s.db.QueryContext(ctx, `SELECT `+calendarColumns+` FROM calendars ORDER BY id DESC`)
 	if err != nil {
 		return nil, fmt.Errorf("list calendars: %w", err)
 	}
 	defer rows.Close()
-	var out []StoredCalendar
+	var out []schemas.StoredCalendar
 	for rows.Next() {
-		var c StoredCalendar
+		var c schemas.StoredCalendar
 		if err := rows.Scan(&c.ID, &c.Version, &c.Source, &c.SHA256, &c.ImportedAt, &c.ImportedBy); err != nil {
 			return nil, fmt.Errorf("scan calendar: %w", err)
 		}

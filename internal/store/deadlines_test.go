@@ -32,7 +32,7 @@ var closedStatuses = []schemas.DeliveryStatus{schemas.StatusAnswered, schemas.St
 // stubDerive: the delivery notice is due 6 hours after sending; the answer N hours after delivery,
 // N being the calendar's source ("hours: N"; 24 without a calendar), 1 hour when simple, or the
 // latest later extension; the answer closes when the delivery is answered.
-func stubDerive(cal store.StoredCalendar, f store.DeadlineFacts) ([]store.DueDateSpec, error) {
+func stubDerive(cal schemas.StoredCalendar, f schemas.DeadlineFacts) ([]store.DueDateSpec, error) {
 	hours, version := 24, "none"
 	if cal.ID != 0 {
 		n, err := strconv.Atoi(strings.TrimPrefix(strings.TrimSpace(string(cal.Source)), "hours: "))
@@ -233,7 +233,7 @@ func TestKeepDeadlinesRollsBackAFailedStep(t *testing.T) {
 	c, id := b.sentCase(t, "fail-1", true)
 	waitSealed(t, b.store)
 	boom := errors.New("boom")
-	_, err := b.store.KeepDeadlines(b.ctx, 100, ownDeadlineEvents, b.now, func(store.StoredCalendar, store.DeadlineFacts) ([]store.DueDateSpec, error) {
+	_, err := b.store.KeepDeadlines(b.ctx, 100, ownDeadlineEvents, b.now, func(schemas.StoredCalendar, schemas.DeadlineFacts) ([]store.DueDateSpec, error) {
 		return nil, boom
 	})
 	require.ErrorIs(t, err, boom)

@@ -109,6 +109,23 @@ func applyOne(ctx context.Context, tx *sql.Tx, authority string, m schemas.Autho
 		f.refusalCode, f.refusalText, f.registrar, f.reason); err != nil {
 		return r, fmt.Errorf("update delivery: %w", err)
 	}
+	if status.Pending() {
+		// The authority's system answered before the hub recorded sending the document (the
+		// delivery worker's outcome then finds the delivery moved on and changes nothing): the
+		// timeline still shows the document queued and sent first.
+		if status == schemas.StatusAccepted {
+			if err := insertEvent(ctx, tx, appealID, m.Of, schemas.EventDeliveryQueued, schemas.StatusQueued, "", now); err != nil {
+				return r, err
+			}
+		}
+		if _, err := tx.ExecContext(ctx, `UPDATE deliveries SET sent_at = coalesce(sent_at, $2) WHERE id = $1`, m.Of, now); err != nil {
+			return r, fmt.Errorf("record sending: %w", err)
+		}
+		if err := insertEvent(ctx, tx, appealID, m.Of, schemas.EventDeliverySent, schemas.StatusSent,
+			"answered by the authority's system before the hub recorded sending", now); err != nil {
+			return r, err
+		}
+	}
 	if undelivered && newStatus != schemas.StatusRefused {
 		// The first proof that the system has the document, before the hub recorded its own: the
 		// delivery's legal moment, with the event every delivery has once (and its receipt).

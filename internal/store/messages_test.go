@@ -135,6 +135,8 @@ func TestAuthorityMessagesSetWhatTheirTypeEstablishes(t *testing.T) {
 		details = append(details, fmt.Sprintf("%s %s %s", e.Type, e.Status, e.Detail))
 	}
 	require.Equal(t, []string{
+		"delivery_queued queued ", // answered before the relay and the worker recorded theirs
+		"delivery_sent sent answered by the authority's system before the hub recorded sending",
 		"delivery_delivered delivered reported by the authority's system",
 		"authority_registered registered registered as 01-12/345 on 2026-03-02T09:30:00+02:00",
 		"authority_delivered registered no change of status",
@@ -151,7 +153,7 @@ func TestAuthorityMessagesSetWhatTheirTypeEstablishes(t *testing.T) {
 	require.True(t, res[0].Duplicate)
 	got = b.caseOf(t, c.ID)
 	require.Len(t, got.Deliveries, 1, "a stale forward creates nothing")
-	require.Len(t, eventsOf(got, d.ID), 6, "a duplicate writes no event")
+	require.Len(t, eventsOf(got, d.ID), 8, "a duplicate writes no event")
 	delivered, err := b.store.DeliveredEventsPerDelivery(b.ctx)
 	require.NoError(t, err)
 	require.Equal(t, map[string]int{d.ID: 1}, delivered, "the first message recorded the delivery, once")
@@ -213,8 +215,9 @@ func TestForwardCreatesDeliveryOutboxAndEvents(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, before.Deliveries+1, after.Deliveries)
 	require.Equal(t, before.OutboxPending+1, after.OutboxPending)
-	require.Equal(t, before.Events+4, after.Events,
-		"delivery_delivered (the first proof), authority_forwarded, delivery_forwarded_to, delivery_forwarded_from")
+	require.Equal(t, before.Events+5, after.Events,
+		"delivery_sent (before the worker's outcome), delivery_delivered (the first proof), authority_forwarded, "+
+			"delivery_forwarded_to, delivery_forwarded_from")
 
 	got := b.caseOf(t, c.ID)
 	require.Len(t, got.Deliveries, 2)
@@ -239,6 +242,7 @@ func TestForwardCreatesDeliveryOutboxAndEvents(t *testing.T) {
 	}
 	require.Equal(t, []string{
 		"delivery_queued queued ",
+		"delivery_sent sent answered by the authority's system before the hub recorded sending",
 		"delivery_delivered delivered reported by the authority's system",
 		"authority_forwarded forwarded forwarded to authority 00000002",
 		"delivery_forwarded_to forwarded forwarded to authority 00000002 as delivery " + fresh.ID,

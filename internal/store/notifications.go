@@ -172,18 +172,33 @@ func notificationSources(ctx context.Context, tx *sql.Tx, from, to int64) ([]sch
 	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("read events to notify: %w", err)
 	}
-	if err := addDueDates(ctx, tx, eventsOfSources(out)); err != nil {
+	if len(out) == 0 {
+		return nil, nil
+	}
+	cal, err := currentCalendar(ctx, tx)
+	if err != nil && !errors.Is(err, ErrNotFound) {
 		return nil, err
 	}
-	return out, nil
-}
-
-func eventsOfSources(srcs []schemas.NotificationSource) []*schemas.CaseEvent {
-	out := make([]*schemas.CaseEvent, len(srcs))
-	for i := range srcs {
-		out[i] = &srcs[i].Event
+	facts := map[string]*schemas.DeadlineFacts{}
+	for i := range out {
+		src := &out[i]
+		src.Calendar = cal
+		id := src.Event.DeliveryID
+		if id == "" {
+			continue
+		}
+		f, ok := facts[id]
+		if !ok {
+			got, err := deadlineFacts(ctx, tx, id)
+			if err != nil {
+				return nil, err
+			}
+			f = &got
+			facts[id] = f
+		}
+		src.Deadline = f
 	}
-	return out
+	return out, nil
 }
 
 // NotificationCursor returns the last chain position the notifier has handled.

@@ -323,15 +323,49 @@ func TestCaseEventsCarryTheAnswerDueDate(t *testing.T) {
 			require.Nil(t, e.DueAt, "the other delivery has none")
 		}
 	}
+}
+
+// TestNotificationSourcesCarryDeadlineFacts: the notifier gets, with each event of a delivery, the
+// facts its due dates depend on and the current calendar, so that it can derive the due date in
+// force at the event; an event of the case as a whole gets none.
+func TestNotificationSourcesCarryDeadlineFacts(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	c, d := evidenceCase(t, b, "facts-1")
 	b.subscribe(t, "portal", schemas.NotifyAMQP)
 	require.NoError(t, b.store.ExecForTest(b.ctx, `UPDATE notification_cursor SET pos = 0`))
-	require.Equal(t, 5, notifyAll(t, b))
-	list, err := b.store.Notifications(b.ctx, c.ID)
-	require.NoError(t, err)
-	task, err := b.store.WebhookTask(b.ctx, list[len(list)-1].ID)
-	require.NoError(t, err)
-	var p schemas.PortalEvent
-	require.NoError(t, json.Unmarshal(task.Payload, &p))
-	require.NotNil(t, p.DueAt)
-	require.True(t, p.DueAt.Equal(due), "the notification carries it too")
+	var sources []schemas.NotificationSource
+	for {
+		_, passed, err := b.store.NotifyEvents(b.ctx, b.now, 3, func(src schemas.NotificationSource) (schemas.NewNotification, bool, error) {
+			sources = append(sources, src)
+			return buildNotification(src)
+		})
+		require.NoError(t, err)
+		if passed == 0 {
+			break
+		}
+	}
+	require.NotEmpty(t, sources)
+	seen := 0
+	for _, src := range sources {
+		require.Equal(t, c.ID, src.Event.CaseID)
+		if src.Event.DeliveryID == "" {
+			require.Nil(t, src.Deadline, "event %d of the case as a whole", src.Event.Seq)
+			continue
+		}
+		require.NotNil(t, src.Deadline, "event %d", src.Event.Seq)
+		f := src.Deadline
+		require.Equal(t, src.Event.DeliveryID, f.DeliveryID)
+		if f.DeliveryID != d.ID {
+			continue
+		}
+		seen++
+		require.Equal(t, schemas.StatusRegistered, f.Status, "the facts as they are now")
+		require.NotNil(t, f.DeliveredAt)
+		require.True(t, f.DeliveredAt.Equal(b.now.Add(time.Second)), "delivered at %s", f.DeliveredAt)
+		asOf := f.AsOf(src.Event.At, src.Event.Status)
+		require.Equal(t, src.Event.Status.Pending() || src.Event.Status == schemas.StatusSent, asOf.DeliveredAt == nil,
+			"event %d (%s, %s): delivered as of it", src.Event.Seq, src.Event.Type, src.Event.Status)
+	}
+	require.GreaterOrEqual(t, seen, 3, "queued, delivered and registered events of the delivery")
 }

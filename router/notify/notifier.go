@@ -41,7 +41,13 @@ type Config struct {
 	// NotifiedFunc, when set, is called after a step that stored notifications (to wake the
 	// relay). It must not block.
 	NotifiedFunc func()
+	// Due, when set, gives the due date a notification carries: the answer due date in force at
+	// the event (nil: none yet). Without it notifications carry none.
+	Due DueFunc
 }
+
+// DueFunc returns the answer due date in force at a source's event, or nil when it has none.
+type DueFunc func(src schemas.NotificationSource) (*time.Time, error)
 
 // Notifier turns the sealed events of the cases of subscribed portal clients into notifications:
 // between Start and Stop it walks the event chain after its cursor and stores, in the transaction
@@ -76,7 +82,7 @@ func NewNotifier(ledger Ledger, cfg Config, logger *zap.Logger) *Notifier {
 func (n *Notifier) Notify(ctx context.Context) (int, error) {
 	total := 0
 	for {
-		notified, passed, err := n.ledger.NotifyEvents(ctx, n.cfg.Clock.Now().UTC(), n.cfg.BatchSize, Build)
+		notified, passed, err := n.ledger.NotifyEvents(ctx, n.cfg.Clock.Now().UTC(), n.cfg.BatchSize, n.build)
 		total += notified
 		if notified > 0 && n.cfg.NotifiedFunc != nil {
 			n.cfg.NotifiedFunc()
@@ -101,6 +107,19 @@ func (n *Notifier) Stop(ctx context.Context) error { return n.loop.Stop(ctx) }
 
 // Stopped is closed when the background notifying has stopped; nil before Start.
 func (n *Notifier) Stopped() <-chan struct{} { return n.loop.Stopped() }
+
+// build is Build with the event's due date from Config.Due.
+func (n *Notifier) build(src schemas.NotificationSource) (schemas.NewNotification, bool, error) {
+	src.Event.DueAt = nil
+	if n.cfg.Due != nil {
+		due, err := n.cfg.Due(src)
+		if err != nil {
+			return schemas.NewNotification{}, false, fmt.Errorf("due date of event %d: %w", src.Event.Seq, err)
+		}
+		src.Event.DueAt = due
+	}
+	return Build(src)
+}
 
 // Build makes the notification of a sealed event: the entry it shows in the portal vocabulary, as
 // JSON with Format set, or ok false when it shows nothing.
