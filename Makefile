@@ -49,8 +49,9 @@ help: ## Show this list of targets
 		TEST_AMQP_URL '$(TEST_AMQP_URL)' FUZZTIME '$(FUZZTIME) (make fuzz: $(FUZZTIME_LONG))' \
 		FUZZTIME_SHORT '$(FUZZTIME_SHORT)'
 
-services: ## Install (if missing) and start PostgreSQL and RabbitMQ; create the appealhub role and databases
+services: ## Install (if missing) and start PostgreSQL and RabbitMQ; create the appealhub role and databases; install Chromium for the console's browser test
 	@bash scripts/services.sh
+	@bash scripts/browser.sh
 
 build: ## Build bin/appealhub
 	$(GO) build -o $(BIN) ./cmd/appealhub
@@ -83,6 +84,7 @@ fuzz: ## Run every fuzz target for FUZZTIME (default 60s here)
 
 bench: services ## Run the benchmarks once each (submissions/s, deliveries/s, latency)
 	$(TEST_ENV) $(GO) test -run '^$$' -bench . -benchtime 1x -timeout $(BENCH_TIMEOUT) ./internal/bench/...
+	$(TEST_ENV) $(GO) test -run '^$$' -bench '^BenchmarkStats$$' -benchtime 1x -timeout $(BENCH_TIMEOUT) ./internal/store
 
 lint: ## gofmt must list nothing, go vet must pass; also golangci-lint and shellcheck when installed
 	@$(GOFMT_CHECK)

@@ -15,6 +15,9 @@ const (
 	DefaultHTTPReadTimeout       = 60 * time.Second
 	DefaultHTTPWriteTimeout      = 60 * time.Second
 	DefaultHTTPIdleTimeout       = 120 * time.Second
+	DefaultHTTPTrackPerMinute    = 30
+	DefaultNotificationRetention = 30 * 24 * time.Hour
+	DefaultHTTPTrackBurst        = 10
 )
 
 // Defaults of the database section.
@@ -83,8 +86,28 @@ const (
 	DefaultDeadlinesBatchSize     = 500
 )
 
+// Defaults of the reconcile section.
+const (
+	DefaultReconcileInterval  = time.Minute
+	DefaultReconcileAfter     = 15 * time.Minute
+	DefaultReconcileBatchSize = 500
+)
+
 // DefaultShutdownGrace is the default of shutdown.grace.
 const DefaultShutdownGrace = 30 * time.Second
+
+// DefaultConsoleSessionTTL is the default of console.session_ttl.
+const DefaultConsoleSessionTTL = 8 * time.Hour
+
+// Defaults of the tracing section, and its exporters.
+const (
+	TracingExporterNone   = "none"
+	TracingExporterStdout = "stdout"
+	TracingExporterOTLP   = "otlp"
+
+	DefaultTracingExporter    = TracingExporterNone
+	DefaultTracingSampleRatio = 1.0
+)
 
 // Signature policies of signatures.policy.* and clients[].signature_policy.*: what intake requires
 // of a submission's signatures (docs/signatures.md).
@@ -189,10 +212,16 @@ type Config struct {
 	Audit Audit `yaml:"audit" mapstructure:"audit"`
 	// Deadlines keeps the due dates of deliveries and reports what is overdue (docs/deadlines.md).
 	Deadlines Deadlines `yaml:"deadlines" mapstructure:"deadlines"`
+	// Reconcile sends again what was accepted but not delivered in time (docs/adr/0007-reconciler.md).
+	Reconcile Reconcile `yaml:"reconcile" mapstructure:"reconcile"`
 	// Notifications tells portals what becomes of their cases (docs/notifications.md).
 	Notifications Notifications `yaml:"notifications" mapstructure:"notifications"`
 	// Shutdown is the graceful stop.
 	Shutdown Shutdown `yaml:"shutdown" mapstructure:"shutdown"`
+	// Console is the operators' web console (docs/console.md).
+	Console Console `yaml:"console" mapstructure:"console"`
+	// Tracing is the OpenTelemetry tracing of cases (docs/observability.md).
+	Tracing Tracing `yaml:"tracing" mapstructure:"tracing"`
 	// Log is the process log.
 	Log Log `yaml:"log" mapstructure:"log"`
 	// Identity is who the hub is on the wire (SEV 1207 sender).
@@ -228,6 +257,11 @@ type HTTP struct {
 	WriteTimeout time.Duration `yaml:"write_timeout" mapstructure:"write_timeout"`
 	// IdleTimeout closes keep-alive connections idle this long. Defaults to 120s.
 	IdleTimeout time.Duration `yaml:"idle_timeout" mapstructure:"idle_timeout"`
+	// TrackPerMinute limits a citizen's tracking (GET /v1/track) per client address, after a
+	// burst of TrackBurst requests; past it the hub answers 429 rate_limited. Defaults to 30.
+	TrackPerMinute int `yaml:"track_per_minute" mapstructure:"track_per_minute"`
+	// TrackBurst is how many tracking requests one client address may send at once. Defaults to 10.
+	TrackBurst int `yaml:"track_burst" mapstructure:"track_burst"`
 }
 
 // Database configures the PostgreSQL connection.
@@ -338,6 +372,21 @@ type Deadlines struct {
 	BatchSize int `yaml:"batch_size" mapstructure:"batch_size"`
 }
 
+// Reconcile configures the reconciler, which sends a push delivery in transit (accepted or queued)
+// again, for the same attempt, when nothing has come of it for longer than After: its message was
+// lost after the broker took it, or its outbox row never left (docs/adr/0007-reconciler.md).
+type Reconcile struct {
+	// Interval is how often the hub looks for deliveries stuck in transit. Defaults to 1m.
+	Interval time.Duration `yaml:"interval" mapstructure:"interval"`
+	// After is how long a delivery in transit may show no progress (no outcome, no outbox row
+	// pending or published) before it is sent again. A delivery is never sent again sooner than
+	// broker.publish_timeout plus its authority's request timeout after its last progress,
+	// whatever After says. Defaults to 15m.
+	After time.Duration `yaml:"after" mapstructure:"after"`
+	// BatchSize is the most deliveries sent again in one transaction. Defaults to 500.
+	BatchSize int `yaml:"batch_size" mapstructure:"batch_size"`
+}
+
 // Notifications configures the portal notifications (docs/notifications.md). Their webhooks are
 // retried with the policy of the delivery section (max_attempts, backoff_*, breaker_*,
 // request_timeout).
@@ -350,6 +399,22 @@ type Notifications struct {
 	// (127.0.0.0/8, ::1, localhost), for development and tests; otherwise webhooks must be
 	// https://. Defaults to false.
 	AllowLoopbackHTTP bool `yaml:"allow_loopback_http" mapstructure:"allow_loopback_http"`
+	// Retention is how long a delivered notification is kept before it is deleted (the events
+	// it was made of stay in the case's timeline; dead ones stay until redriven).
+	// Defaults to 720h (30 days).
+	Retention time.Duration `yaml:"retention" mapstructure:"retention"`
+}
+
+// Console configures the operators' web console, served under /console/ by the HTTP server
+// (docs/console.md). Operators are created with `appealhub operator add`.
+type Console struct {
+	// SessionTTL is how long a console session lasts after signing in. Defaults to 8h.
+	SessionTTL time.Duration `yaml:"session_ttl" mapstructure:"session_ttl"`
+	// AllowLoopbackHTTP sends the session cookie without the Secure attribute, so that the console
+	// works over plain HTTP; allowed only when http.addr is a loopback address (development and
+	// tests). Otherwise the console must be reached over HTTPS (a TLS-terminating proxy).
+	// Defaults to false.
+	AllowLoopbackHTTP bool `yaml:"allow_loopback_http" mapstructure:"allow_loopback_http"`
 }
 
 // Shutdown configures the graceful stop.
@@ -358,7 +423,20 @@ type Shutdown struct {
 	Grace time.Duration `yaml:"grace" mapstructure:"grace"`
 }
 
-// Log configures the process log.
+// Tracing configures OpenTelemetry tracing. The W3C trace context of a case is carried and logged
+// whatever the exporter; the exporter only decides where finished spans go.
+type Tracing struct {
+	// Exporter is where finished spans go: none, stdout (one JSON document per span on standard
+	// output) or otlp (OTLP over HTTP). Defaults to "none".
+	Exporter string `yaml:"exporter" mapstructure:"exporter"`
+	// Endpoint is the OTLP/HTTP URL of the otlp exporter, e.g. http://127.0.0.1:4318/v1/traces.
+	// Defaults to "" (the exporter's own: OTEL_EXPORTER_OTLP_ENDPOINT, else localhost:4318).
+	Endpoint string `yaml:"endpoint" mapstructure:"endpoint"`
+	// SampleRatio is the fraction (0 < r <= 1) of the traces begun at the hub that are sampled; a
+	// trace the portal began follows the portal's sampled flag. Defaults to 1 (0 stands for it).
+	SampleRatio float64 `yaml:"sample_ratio" mapstructure:"sample_ratio"`
+}
+
 // TLSClient is a client certificate for mTLS to authorities' systems. The files are read when the
 // hub starts; the private key never leaves them.
 type TLSClient struct {
@@ -445,6 +523,7 @@ type ExternalVerifier struct {
 	Timeout time.Duration `yaml:"timeout" mapstructure:"timeout"`
 }
 
+// Log configures the process log.
 type Log struct {
 	// Level is the least severe level logged: "debug", "info", "warn" or "error". Defaults to "info".
 	Level string `yaml:"level" mapstructure:"level"`
@@ -515,6 +594,8 @@ func (c Config) WithDefaults() Config {
 	c.HTTP.ReadTimeout = cmp.Or(c.HTTP.ReadTimeout, DefaultHTTPReadTimeout)
 	c.HTTP.WriteTimeout = cmp.Or(c.HTTP.WriteTimeout, DefaultHTTPWriteTimeout)
 	c.HTTP.IdleTimeout = cmp.Or(c.HTTP.IdleTimeout, DefaultHTTPIdleTimeout)
+	c.HTTP.TrackPerMinute = cmp.Or(c.HTTP.TrackPerMinute, DefaultHTTPTrackPerMinute)
+	c.HTTP.TrackBurst = cmp.Or(c.HTTP.TrackBurst, DefaultHTTPTrackBurst)
 
 	c.Database.URL = cmp.Or(c.Database.URL, DefaultDatabaseURL)
 	c.Database.MaxOpenConns = cmp.Or(c.Database.MaxOpenConns, DefaultDatabaseMaxOpenConns)
@@ -553,7 +634,14 @@ func (c Config) WithDefaults() Config {
 	c.Deadlines.SweepInterval = cmp.Or(c.Deadlines.SweepInterval, DefaultDeadlinesSweepInterval)
 	c.Deadlines.BatchSize = cmp.Or(c.Deadlines.BatchSize, DefaultDeadlinesBatchSize)
 
+	c.Reconcile.Interval = cmp.Or(c.Reconcile.Interval, DefaultReconcileInterval)
+	c.Reconcile.After = cmp.Or(c.Reconcile.After, DefaultReconcileAfter)
+	c.Reconcile.BatchSize = cmp.Or(c.Reconcile.BatchSize, DefaultReconcileBatchSize)
+
 	c.Shutdown.Grace = cmp.Or(c.Shutdown.Grace, DefaultShutdownGrace)
+	c.Console.SessionTTL = cmp.Or(c.Console.SessionTTL, DefaultConsoleSessionTTL)
+	c.Tracing.Exporter = cmp.Or(c.Tracing.Exporter, DefaultTracingExporter)
+	c.Tracing.SampleRatio = cmp.Or(c.Tracing.SampleRatio, DefaultTracingSampleRatio)
 
 	c.Log.Level = cmp.Or(c.Log.Level, DefaultLogLevel)
 	c.Log.Format = cmp.Or(c.Log.Format, DefaultLogFormat)
@@ -581,6 +669,7 @@ func (c Config) WithDefaults() Config {
 		a.Status = cmp.Or(a.Status, DefaultAuthorityStatus)
 		a.Mode = cmp.Or(a.Mode, DefaultAuthorityMode)
 	}
+	c.Notifications.Retention = cmp.Or(c.Notifications.Retention, DefaultNotificationRetention)
 	return c
 }
 

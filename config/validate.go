@@ -153,6 +153,21 @@ func (c Config) Validate() error {
 	// shutdown
 	v.positiveDuration("shutdown.grace", c.Shutdown.Grace)
 
+	// console
+	v.positiveDuration("console.session_ttl", c.Console.SessionTTL)
+	if c.Console.AllowLoopbackHTTP && !IsLoopbackAddr(c.HTTP.Addr) {
+		v.add("console.allow_loopback_http", "needs a loopback http.addr, not %q", c.HTTP.Addr)
+	}
+
+	// tracing
+	v.oneOf("tracing.exporter", c.Tracing.Exporter, TracingExporterNone, TracingExporterStdout, TracingExporterOTLP)
+	if c.Tracing.Endpoint != "" {
+		v.serviceURL("tracing.endpoint", c.Tracing.Endpoint, "http", "https")
+	}
+	if math.IsNaN(c.Tracing.SampleRatio) || c.Tracing.SampleRatio <= 0 || c.Tracing.SampleRatio > 1 {
+		v.add("tracing.sample_ratio", "must be greater than 0 and at most 1")
+	}
+
 	// tls clients
 	tlsNames := map[string]bool{}
 	for i, c := range c.TLSClients {

@@ -24,6 +24,7 @@ import (
 	"appealhub/internal/lifecycle"
 	"appealhub/internal/receipt"
 	"appealhub/internal/store"
+	"appealhub/internal/tracing"
 	"appealhub/router/delivery"
 	"appealhub/router/intake"
 	"appealhub/router/recipient"
@@ -60,6 +61,9 @@ type Options struct {
 	Transport adapters.Transport
 	// AuthoritySync defaults to DefaultAuthoritySync.
 	AuthoritySync time.Duration
+	// Tracer defaults to one built from cfg.Tracing (and shut down by Stop); a given one is the
+	// caller's to shut down.
+	Tracer *tracing.Tracer
 }
 
 // Hub is one hub process: HTTP intake, relay and delivery workers over one store and one broker.
@@ -82,6 +86,7 @@ type Hub struct {
 	http      *httpapi.Server
 	registry  *registry.Service
 	syncEvery time.Duration
+	obs       *observability
 
 	mu         sync.Mutex
 	subscribed map[string]int // authority code → the concurrency it is consumed with
@@ -154,6 +159,10 @@ func New(ctx context.Context, cfg config.Config, opts Options) (*Hub, error) {
 		outboxPoke: make(chan struct{}, 1),
 	}
 	h.schemaCheckedAt.Store(checkedAt.UnixNano())
+	if h.obs, err = newObservability(ctx, cfg, opts.Tracer); err != nil {
+		_ = st.Close()
+		return nil, err
+	}
 	if h.syncEvery <= 0 {
 		h.syncEvery = DefaultAuthoritySync
 	}
@@ -162,10 +171,10 @@ func New(ctx context.Context, cfg config.Config, opts Options) (*Hub, error) {
 	h.registry = h.newRegistry()
 	h.tracker = tracker.New(st, opts.Clock, logger)
 	h.intake = intake.New(intake.Config{PublicURL: cfg.HTTP.PublicURL, Clock: opts.Clock, Signatures: signaturePolicies(cfg),
-		Verifier: verifier}, st, recipient.New(st), logger)
+		Verifier: countVerifications(verifier, h.obs.metrics), AcceptedFunc: h.intakeAccepted}, st, recipient.New(st), logger)
 	h.trust, _ = verifier.(reloader)
 	h.relay = relay.New(relay.Config{BatchSize: cfg.Relay.BatchSize, PollInterval: cfg.Relay.PollInterval, Clock: opts.Clock},
-		st, &relayPublisher{pub: h.publisher}, logger)
+		st, &relayPublisher{pub: h.publisher, tracer: h.obs.tracer, metrics: h.obs.metrics, logger: logger.Named("relay")}, logger)
 	notary, checkpointSigner, err := newNotary(cfg, st, opts.Clock, logger)
 	if err != nil {
 		_ = st.Close()
@@ -182,9 +191,11 @@ func New(ctx context.Context, cfg config.Config, opts Options) (*Hub, error) {
 	h.worker = delivery.New(delivery.Config{RequestTimeout: cfg.Delivery.RequestTimeout, MaxAttempts: cfg.Delivery.MaxAttempts,
 		BackoffBase: cfg.Delivery.BackoffBase, BackoffMax: cfg.Delivery.BackoffMax, BackoffJitter: cfg.Delivery.BackoffJitter,
 		BreakerFailures: cfg.Delivery.BreakerFailures, BreakerCooldown: cfg.Delivery.BreakerCooldown,
-		Clock: opts.Clock}, st, reg, transport, logger)
+		Clock: opts.Clock, TraceFunc: h.traceSend, AttemptFunc: h.deliveryAttempted}, st, reg, transport, logger)
+	h.registerMetrics()
 	hcfg := httpapi.Config{Addr: cfg.HTTP.Addr, MaxBodyBytes: cfg.HTTP.MaxBodyBytes, ReadHeaderTimeout: cfg.HTTP.ReadHeaderTimeout,
-		ReadTimeout: cfg.HTTP.ReadTimeout, WriteTimeout: cfg.HTTP.WriteTimeout, IdleTimeout: cfg.HTTP.IdleTimeout}
+		ReadTimeout: cfg.HTTP.ReadTimeout, WriteTimeout: cfg.HTTP.WriteTimeout, IdleTimeout: cfg.HTTP.IdleTimeout,
+		TrackPerMinute: cfg.HTTP.TrackPerMinute, TrackBurst: cfg.HTTP.TrackBurst}
 	handler := httpapi.NewHandler(hcfg, httpapi.Deps{Auth: h, Submitter: h, Cases: h, Ready: h, Authorities: h, Registry: h,
 		Delivery: h, Receipts: h, Notifications: h, Timelines: h, Overdue: h, Stats: h.statsReader(),
 		Mounts: append(h.consoleMounts(), h.observabilityMounts()...)}, logger)
@@ -268,6 +279,9 @@ func (h *Hub) Stop(ctx context.Context) error {
 		}
 		if err := h.store.Close(); err != nil {
 			errs = append(errs, fmt.Errorf("close store: %w", err))
+		}
+		if err := h.obs.shutdown(ctx); err != nil {
+			errs = append(errs, err)
 		}
 		h.stopErr = errors.Join(errs...)
 		h.logger.Info("hub stopped")

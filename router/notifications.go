@@ -143,8 +143,12 @@ func (p *portalNotifications) syncEveryLoop(ctx context.Context) {
 	}
 }
 
+// purgeBatch bounds the delivered notifications one sync deletes.
+const purgeBatch = 5000
+
 // sync consumes the queue of every webhook client (and no other), declares the queue of every
-// amqp client, and publishes again the webhook notifications whose message was lost.
+// amqp client, publishes again the webhook notifications whose message was lost, and deletes
+// delivered notifications past notifications.retention.
 func (p *portalNotifications) sync(ctx context.Context) error {
 	subs, err := p.store.Subscriptions(ctx)
 	if err != nil {
@@ -182,6 +186,11 @@ func (p *portalNotifications) sync(ctx context.Context) error {
 	} else if n > 0 {
 		p.logger.Warn("webhook notifications published again: their messages were not handled", zap.Int64("notifications", n))
 		p.relay.Wake()
+	}
+	if n, err := p.store.PurgeNotifications(ctx, now.Add(-p.cfg.Notifications.Retention), purgeBatch); err != nil {
+		errs = append(errs, err)
+	} else if n > 0 {
+		p.logger.Info("delivered notifications past their retention deleted", zap.Int64("notifications", n))
 	}
 	return errors.Join(errs...)
 }

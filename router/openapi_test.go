@@ -565,6 +565,10 @@ func TestOpenAPIAgainstRunningHub(t *testing.T) {
 		{path: "/v1/overdue?cursor=not-a-cursor", token: operatorToken, status: http.StatusBadRequest, code: schemas.CodeSchemaViolation},
 		{path: "/v1/overdue", token: env.Token, status: http.StatusForbidden, code: schemas.CodeForbidden},
 		{path: "/v1/overdue", invalid: true, status: http.StatusUnauthorized, code: schemas.CodeUnauthorized},
+		{path: "/v1/stats?from=2020-01-01&to=2100-01-01&group_by=kind", token: operatorToken, status: http.StatusOK},
+		{path: "/v1/stats?from=2020-01-01&to=2100-01-01&format=csv", token: operatorToken, status: http.StatusOK},
+		{path: "/v1/stats?from=2020-01-01&to=2100-01-01&group_by=week", token: operatorToken, invalid: true, status: http.StatusBadRequest, code: schemas.CodeSchemaViolation},
+		{path: "/v1/stats?from=2020-01-01&to=2100-01-01", token: env.Token, status: http.StatusForbidden, code: schemas.CodeForbidden},
 	} {
 		cl.method = http.MethodGet
 		api.do(t, cl)

@@ -10,9 +10,12 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"go.uber.org/zap"
 
 	"appealhub/internal/broker"
 	"appealhub/internal/httpapi"
+	"appealhub/internal/metrics"
+	"appealhub/internal/tracing"
 	"appealhub/router/delivery"
 	"appealhub/router/intake"
 	"appealhub/schemas"
@@ -30,7 +33,7 @@ func (h *Hub) Authenticate(ctx context.Context, token string) (httpapi.Principal
 
 // Submit accepts a portal submission.
 func (h *Hub) Submit(ctx context.Context, req httpapi.SubmitRequest) (schemas.Receipt, error) {
-	r, err := h.intake.Submit(ctx, intake.Request{ClientID: req.ClientID, IdempotencyKey: req.IdempotencyKey,
+	r, err := h.submitObserved(ctx, intake.Request{ClientID: req.ClientID, IdempotencyKey: req.IdempotencyKey,
 		Body: req.Body, TraceParent: req.TraceParent})
 	if err == nil {
 		h.outboxChanged()
@@ -53,7 +56,8 @@ func (h *Hub) Case(ctx context.Context, clientID, id string) (schemas.Case, erro
 	return c, nil
 }
 
-// Ready reports the database, the schema version and both broker connections.
+// Ready reports the database, the schema version, the broker connections of deliveries and of
+// portal notifications (each publisher and consumer: up and not blocked) and the subscriptions.
 func (h *Hub) Ready(ctx context.Context) []httpapi.Check {
 	checks := []httpapi.Check{{Name: "database", OK: true}, {Name: "schema", OK: true}}
 	if err := h.store.Ping(ctx); err != nil {
@@ -62,15 +66,13 @@ func (h *Hub) Ready(ctx context.Context) []httpapi.Check {
 	} else if err := h.checkSchema(ctx); err != nil {
 		checks[1] = httpapi.Check{Name: "schema", OK: false, Detail: err.Error()}
 	}
-	for _, b := range []struct {
-		name string
-		st   broker.Status
-	}{{"broker_publish", h.publisher.Status()}, {"broker_consume", h.consumer.Status()}} {
-		c := httpapi.Check{Name: b.name, OK: b.st.Connected && !b.st.Blocked}
+	for _, b := range h.brokerConns() {
+		st := h.brokerStatus(b)
+		c := httpapi.Check{Name: b.name, OK: st.Connected && !st.Blocked}
 		switch {
-		case !b.st.Connected:
-			c.Detail = "not connected: " + b.st.LastError
-		case b.st.Blocked:
+		case !st.Connected:
+			c.Detail = "not connected: " + st.LastError
+		case st.Blocked:
 			c.Detail = "broker_blocked"
 		}
 		checks = append(checks, c)
@@ -106,7 +108,11 @@ func (h *Hub) checkSchema(ctx context.Context) error {
 	if last := h.schemaCheckedAt.Load(); last != 0 && time.Since(time.Unix(0, last)) < schemaRecheck {
 		return nil
 	}
-	if err := h.store.CheckSchema(ctx); err != nil {
+	check := h.store.CheckSchema
+	if f := h.obs.schemaOverride.Load(); f != nil {
+		check = *f
+	}
+	if err := check(ctx); err != nil {
 		return err
 	}
 	h.schemaCheckedAt.Store(time.Now().UnixNano())
@@ -118,21 +124,33 @@ func (h *Hub) handle(ctx context.Context, d broker.Delivery) broker.Outcome {
 	var msg schemas.DeliveryMessage
 	if err := json.Unmarshal(d.Body, &msg); err != nil {
 		h.logger.Warn("unreadable delivery message: dead-lettered")
+		h.obs.metrics.DeadLettered(d.RoutingKey)
 		return broker.Reject
 	}
-	switch h.worker.Handle(ctx, msg) {
+	traceParent, _ := d.Headers["traceparent"].(string)
+	ctx, span := h.obs.tracer.Start(ctx, spanDeliveryProcess, tracing.Consumer, traceParent)
+	span.Set("delivery_id", msg.DeliveryID)
+	span.Set("authority", msg.Authority)
+	outcome := h.worker.Handle(ctx, msg)
+	span.End(nil)
+	switch outcome {
 	case delivery.Ack:
 		return broker.Ack
 	case delivery.Reject:
+		h.obs.metrics.DeadLettered(d.RoutingKey)
 		return broker.Reject
 	default:
 		return broker.Requeue
 	}
 }
 
-// relayPublisher publishes outbox messages as delivery messages on the broker.
+// relayPublisher publishes outbox messages as delivery messages on the broker, each in a span that
+// continues its case's trace, and records how long the confirms took.
 type relayPublisher struct {
-	pub *broker.Publisher
+	pub     *broker.Publisher
+	tracer  *tracing.Tracer
+	metrics *metrics.Metrics
+	logger  *zap.Logger
 }
 
 func (p *relayPublisher) Connected() bool {
@@ -145,6 +163,8 @@ func (p *relayPublisher) Publish(ctx context.Context, msgs []schemas.OutboxMessa
 	ensured := map[string]error{}
 	out := make([]broker.Message, 0, len(msgs))
 	idx := make([]int, 0, len(msgs))
+	spans := make([]tracing.Span, len(msgs))
+	traceIDs := make([]string, len(msgs))
 	for i, m := range msgs {
 		if err := ensureOnce(ctx, p.pub, ensured, m.Authority); err != nil {
 			errs[i] = err
@@ -162,14 +182,37 @@ func (p *relayPublisher) Publish(ctx context.Context, msgs []schemas.OutboxMessa
 			"tracking_number": m.TrackingNumber,
 			"attempt":         int64(m.Attempt),
 		}
-		if m.TraceParent != "" {
-			headers["traceparent"] = m.TraceParent
+		mctx, span := p.tracer.Start(ctx, spanPublish, tracing.Producer, m.TraceParent)
+		span.Set("delivery_id", m.DeliveryID)
+		span.Set("authority", m.Authority)
+		spans[i], traceIDs[i] = span, tracing.TraceID(mctx)
+		if tp := tracing.TraceParent(mctx); tp != "" {
+			headers["traceparent"] = tp
 		}
 		out = append(out, broker.Message{RoutingKey: m.Authority, MessageID: m.DeliveryID + "/" + strconv.Itoa(m.Attempt+1),
 			CorrelationID: m.AppealID, ContentType: "application/json", Headers: headers, Body: body})
 		idx = append(idx, i)
 	}
-	return publishInto(ctx, p.pub, out, idx, errs)
+	start := time.Now()
+	errs = publishInto(ctx, p.pub, out, idx, errs)
+	if len(out) > 0 {
+		failed := 0
+		for _, i := range idx {
+			if errs[i] != nil {
+				failed++
+			}
+		}
+		p.metrics.Published("delivery", time.Since(start), len(out)-failed, failed)
+	}
+	for i, m := range msgs {
+		spans[i].End(errs[i])
+		if p.logger != nil && p.logger.Core().Enabled(zap.DebugLevel) {
+			p.logger.Debug("delivery message published", zap.String("delivery_id", m.DeliveryID),
+				zap.String("authority", m.Authority), zap.Int("attempt", m.Attempt+1), zap.String("trace_id", traceIDs[i]),
+				zap.Error(errs[i]))
+		}
+	}
+	return errs
 }
 
 // ensureOnce declares the queue of code on pub once per batch: ensured remembers each code's

@@ -97,6 +97,9 @@ const (
 	CodeForwardTargetForbidden Code = "forward_target_forbidden"
 	// CodeShuttingDown: this hub process is draining before it stops; retry (another process).
 	CodeShuttingDown Code = "shutting_down"
+	// CodeRateLimited: the client sent more requests of this kind than the hub allows; retry after
+	// the Retry-After header's seconds.
+	CodeRateLimited Code = "rate_limited"
 	// CodeServiceUnavailable: a dependency (database, broker) is down; retry later.
 	CodeServiceUnavailable Code = "service_unavailable"
 	// CodeInternal: an unexpected failure; the details are in the hub's log under the request id.
@@ -110,7 +113,7 @@ func Codes() []Code {
 		CodeBodyTooLarge, CodeUnsupportedMediaType, CodeUnauthorized, CodeForbidden, CodeNotFound,
 		CodeMethodNotAllowed, CodeIdempotencyKeyMissing, CodeIdempotencyKeyReused, CodeUnknownAddressee,
 		CodeAddresseeInactive, CodeRoutingUnavailable, CodeMalformedMessage, CodeShuttingDown, CodeServiceUnavailable,
-		CodeInternal, CodeVersionConflict,
+		CodeInternal, CodeVersionConflict, CodeRateLimited,
 		CodeSignatureRequired, CodeSignatureTooLarge, CodeSignatureMalformed, CodeDigestMismatch, CodeSignerMismatch,
 		CodeWeakAlgorithm, CodeUnsupportedAlgorithm, CodeBadKeyUsage, CodeCertificateExpired, CodeUntrustedChain,
 		CodeCertificateRevoked, CodeRevocationUnknown,

@@ -22,6 +22,7 @@ import (
 	"go.uber.org/zap"
 
 	"appealhub/config"
+	"appealhub/internal/console"
 	"appealhub/internal/demo"
 	"appealhub/internal/sandbox"
 	"appealhub/internal/store"
@@ -117,6 +118,7 @@ func runDemo(ctx context.Context, cfg config.Config, o demoOptions, stdout, stde
 	}
 	base := "http://" + cfg.HTTP.Addr
 	cfg.HTTP.PublicURL = base
+	cfg.Console.AllowLoopbackHTTP = config.IsLoopbackAddr(cfg.HTTP.Addr) // the demo serves plain HTTP
 
 	// The address space: authorities whose systems speak JSON are served by sandbox A, those that
 	// speak SEV 1207 by sandbox B. Each authority's system has its own client token for the hub.
@@ -188,6 +190,10 @@ func runDemo(ctx context.Context, cfg config.Config, o demoOptions, stdout, stde
 	if _, err := hub.ImportAuthorities(ctx, "csv", registryCSV, schemas.AuthorityChangeMeta{By: "demo", Reason: "demo address space"}); err != nil {
 		return fmt.Errorf("import the demo address space: %w", err)
 	}
+	operatorPassword, err := demoOperator(ctx, hub.Store())
+	if err != nil {
+		return err
+	}
 	fmt.Fprintf(stdout, "Appeal Hub is serving on %s; sandbox document systems on %s (A, JSON) and %s (B, SEV 1207)\n\n",
 		base, o.sandboxA, o.sandboxB)
 
@@ -204,6 +210,8 @@ func runDemo(ctx context.Context, cfg config.Config, o demoOptions, stdout, stde
 	}
 	fmt.Fprintf(stdout, "\nPortal API: %s/v1/appeals  (Authorization: Bearer %s)\n", base, token)
 	fmt.Fprintf(stdout, "Ledgers of the sandbox systems: http://%s/ledger  http://%s/ledger\n", o.sandboxA, o.sandboxB)
+	fmt.Fprintf(stdout, "Operators' console: %s/console/  (sign in as %s, password %s)\n", base, demoOperatorLogin, operatorPassword)
+	fmt.Fprintf(stdout, "Metrics: %s/metrics   Statistics: %s/v1/stats?group_by=authority  (operator token)\n", base, base)
 	printReceiptHint(ctx, stdout, base, token, cases, hubCA)
 	if o.exitWhenDone {
 		return nil
@@ -399,4 +407,26 @@ func resolvePort(addr string) (string, error) {
 	}
 	defer func() { _ = l.Close() }()
 	return l.Addr().String(), nil
+}
+
+// demoOperatorLogin is the console's administrator in the demo.
+const demoOperatorLogin = "demo-admin"
+
+// demoOperator makes the demo's console administrator with a new random password (setting it
+// again when the operator exists from an earlier run) and returns the password.
+func demoOperator(ctx context.Context, st *store.Store) (string, error) {
+	password := NewToken()
+	hash, err := console.HashPassword(password)
+	if err != nil {
+		return "", err
+	}
+	now := time.Now().UTC()
+	err = st.AddOperator(ctx, store.Operator{Login: demoOperatorLogin, Role: string(console.RoleAdmin), PasswordHash: hash}, "demo", now)
+	if errors.Is(err, store.ErrDuplicate) {
+		err = st.SetOperatorPassword(ctx, demoOperatorLogin, hash, "demo", now)
+	}
+	if err != nil {
+		return "", fmt.Errorf("demo console operator: %w", err)
+	}
+	return password, nil
 }

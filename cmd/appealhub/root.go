@@ -32,6 +32,8 @@ func newRootCommand(stdout, stderr io.Writer) *cobra.Command {
 		newAuditCommand(),
 		newReceiptCommand(),
 		newCalendarCommand(),
+		newOperatorCommand(),
+		newStatsCommand(),
 	)
 	return root
 }

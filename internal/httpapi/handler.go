@@ -69,6 +69,9 @@ func NewHandler(cfg Config, deps Deps, logger *zap.Logger) http.Handler {
 	if h.deps.Overdue != nil {
 		h.mux.HandleFunc("GET /v1/overdue", h.overdue)
 	}
+	if h.deps.Stats != nil {
+		h.mux.HandleFunc("GET /v1/stats", h.stats)
+	}
 	for _, m := range deps.Mounts {
 		h.mux.Handle(m.Pattern, m.Handler)
 	}

@@ -456,6 +456,7 @@ func TestConfigWithDefaults(t *testing.T) {
 	require.Equal(t, Config{
 		Addr: DefaultAddr, MaxBodyBytes: DefaultMaxBodyBytes, ReadHeaderTimeout: DefaultReadHeaderTimeout,
 		ReadTimeout: DefaultReadTimeout, WriteTimeout: DefaultWriteTimeout, IdleTimeout: DefaultIdleTimeout,
+		TrackPerMinute: DefaultTrackPerMinute, TrackBurst: DefaultTrackBurst,
 	}, c)
 	require.Greater(t, c.WriteTimeout, c.ReadTimeout)
 	c = Config{Addr: ":0", MaxBodyBytes: 10, ReadTimeout: -1}.WithDefaults()

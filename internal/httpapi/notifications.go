@@ -9,7 +9,8 @@ package httpapi
 //   - GET /v1/appeals/{id}/events?after=&limit=: a case's timeline in the portal vocabulary, for the
 //     portal client that submitted it, paged by event id;
 //   - GET /v1/track/{tracking_number}?code=: the timeline for a citizen, with the access code of the
-//     receipt and no other credential; a wrong number and a wrong code are the same 404.
+//     receipt and no other credential; a wrong number and a wrong code are the same 404; limited
+//     per client address (Config.TrackPerMinute, Config.TrackBurst; 429 rate_limited past it).
 
 import (
 	"context"
@@ -64,7 +65,14 @@ func (h *handler) registerNotifications() {
 	h.mux.HandleFunc("GET /v1/notifications/dead", h.deadNotifications)
 	h.mux.HandleFunc("POST /v1/notifications/dead/{id}/redrive", h.redriveNotification)
 	h.mux.HandleFunc("GET /v1/appeals/{id}/events", h.caseEvents)
-	h.mux.HandleFunc("GET /v1/track/{tracking_number}", h.track)
+	limit := newAddrLimiter(h.cfg.TrackPerMinute, h.cfg.TrackBurst)
+	h.mux.HandleFunc("GET /v1/track/{tracking_number}", func(w http.ResponseWriter, r *http.Request) {
+		if !limit.allow(r) {
+			writeProblem(w, r, schemas.CodeRateLimited, "too many tracking requests from this address; retry later", nil)
+			return
+		}
+		h.track(w, r)
+	})
 }
 
 // getSubscription is GET /v1/notifications.

@@ -81,6 +81,8 @@ const (
 	DefaultReadTimeout       = 2 * time.Minute
 	DefaultWriteTimeout      = 3 * time.Minute
 	DefaultIdleTimeout       = 2 * time.Minute
+	DefaultTrackPerMinute    = 30
+	DefaultTrackBurst        = 10
 )
 
 // Config is the HTTP edge's configuration. Zero fields take their defaults (see WithDefaults).
@@ -99,6 +101,11 @@ type Config struct {
 	WriteTimeout time.Duration
 	// IdleTimeout bounds an idle keep-alive connection. Defaults to 2 min.
 	IdleTimeout time.Duration
+	// TrackPerMinute and TrackBurst limit GET /v1/track per client address (a token bucket:
+	// TrackBurst requests at once, then TrackPerMinute a minute); over the limit it answers 429
+	// rate_limited. Default to 30 and 10.
+	TrackPerMinute int
+	TrackBurst     int
 }
 
 // WithDefaults returns a copy of c with every zero or negative field set to its default.
@@ -117,6 +124,12 @@ func (c Config) WithDefaults() Config {
 	c.ReadTimeout = pos(c.ReadTimeout, DefaultReadTimeout)
 	c.WriteTimeout = pos(c.WriteTimeout, DefaultWriteTimeout)
 	c.IdleTimeout = pos(c.IdleTimeout, DefaultIdleTimeout)
+	if c.TrackPerMinute <= 0 {
+		c.TrackPerMinute = DefaultTrackPerMinute
+	}
+	if c.TrackBurst <= 0 {
+		c.TrackBurst = DefaultTrackBurst
+	}
 	return c
 }
 

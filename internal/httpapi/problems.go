@@ -65,6 +65,7 @@ var problemTable = []problemSpec{
 	{schemas.CodeForwardTargetInactive, http.StatusUnprocessableEntity, "Forward target inactive", 0},
 	{schemas.CodeForwardTargetDuplicate, http.StatusUnprocessableEntity, "Forward target duplicate", 0},
 	{schemas.CodeForwardTargetForbidden, http.StatusUnprocessableEntity, "Forward target forbidden", 0},
+	{schemas.CodeRateLimited, http.StatusTooManyRequests, "Rate limited", 10},
 	{schemas.CodeShuttingDown, http.StatusServiceUnavailable, "Shutting down", 1},
 	{schemas.CodeServiceUnavailable, http.StatusServiceUnavailable, "Service unavailable", 5},
 	{schemas.CodeInternal, http.StatusInternalServerError, "Internal error", 0},

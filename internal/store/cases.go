@@ -73,6 +73,12 @@ func (s *Store) CreateCaseWithAccessCode(ctx context.Context, nc schemas.NewCase
 	return out, nil
 }
 
+// CaseByIdempotencyKey returns the case clientID submitted with the idempotency key (Created is
+// false), or ErrNotFound.
+func (s *Store) CaseByIdempotencyKey(ctx context.Context, clientID, key string) (schemas.StoredCase, error) {
+	return s.caseByKey(ctx, clientID, key)
+}
+
 func (s *Store) caseByKey(ctx context.Context, clientID, key string) (schemas.StoredCase, error) {
 	var c schemas.StoredCase
 	err := s.db.QueryRowContext(ctx, `

@@ -161,7 +161,7 @@ func chainHead(ctx context.Context, q queryer) (ChainLink, error) {
 	return l, nil
 }
 
-const eventColumns = `e.seq, e.txid::text, e.appeal_id, coalesce(e.delivery_id::text, ''), e.type, e.status, e.detail, e.created_at`
+const eventColumns = `e.seq, e.txid::text, coalesce(e.appeal_id::text, ''), coalesce(e.delivery_id::text, ''), e.type, e.status, e.detail, e.created_at`
 
 func scanEvent(sc rowScanner, e *ChainEvent) error {
 	var txid string

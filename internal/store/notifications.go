@@ -574,3 +574,18 @@ func addDueDates(ctx context.Context, q queryer, events []*schemas.CaseEvent) er
 	}
 	return nil
 }
+
+// PurgeNotifications deletes up to limit delivered notifications last changed before before,
+// oldest first, and returns how many it deleted. Pending, published and dead ones stay: a
+// notification is deleted only when it needs nothing more.
+func (s *Store) PurgeNotifications(ctx context.Context, before time.Time, limit int) (int64, error) {
+	res, err := s.db.ExecContext(ctx, `
+		DELETE FROM notifications WHERE id IN (
+			SELECT id FROM notifications WHERE status = 'delivered' AND done AND updated_at < $1
+			ORDER BY id LIMIT $2 FOR UPDATE SKIP LOCKED)`, before, limit)
+	if err != nil {
+		return 0, fmt.Errorf("purge notifications: %w", err)
+	}
+	n, _ := res.RowsAffected()
+	return n, nil
+}

@@ -369,3 +369,37 @@ func TestNotificationSourcesCarryDeadlineFacts(t *testing.T) {
 	}
 	require.GreaterOrEqual(t, seen, 3, "queued, delivered and registered events of the delivery")
 }
+
+// TestPurgeNotificationsDeletesOnlyOldDeliveredOnes: past the retention a delivered notification
+// goes; a dead, a pending and a recently delivered one stay.
+func TestPurgeNotificationsDeletesOnlyOldDeliveredOnes(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	c, _ := evidenceCase(t, b, "purge-1")
+	b.subscribe(t, "portal", schemas.NotifyAMQP)
+	require.NoError(t, b.store.ExecForTest(b.ctx, `UPDATE notification_cursor SET pos = 0`))
+	require.GreaterOrEqual(t, notifyAll(t, b), 4)
+	list, err := b.store.Notifications(b.ctx, c.ID)
+	require.NoError(t, err)
+	old := b.now.Add(-40 * 24 * time.Hour)
+	set := func(id int64, status string, done bool, at time.Time) {
+		require.NoError(t, b.store.ExecForTest(b.ctx, `UPDATE notifications SET status = $2, done = $3, updated_at = $4 WHERE id = $1`,
+			id, status, done, at))
+	}
+	set(list[0].ID, "delivered", true, old)   // goes
+	set(list[1].ID, "dead", true, old)        // stays: redrivable
+	set(list[2].ID, "delivered", true, b.now) // stays: recent
+	set(list[3].ID, "pending", false, old)    // stays: still to send
+	n, err := b.store.PurgeNotifications(b.ctx, b.now.Add(-30*24*time.Hour), 100)
+	require.NoError(t, err)
+	require.EqualValues(t, 1, n)
+	after, err := b.store.Notifications(b.ctx, c.ID)
+	require.NoError(t, err)
+	require.Len(t, after, len(list)-1)
+	for _, x := range after {
+		require.NotEqual(t, list[0].ID, x.ID)
+	}
+	n, err = b.store.PurgeNotifications(b.ctx, b.now.Add(-30*24*time.Hour), 100)
+	require.NoError(t, err)
+	require.Zero(t, n, "nothing more to delete")
+}

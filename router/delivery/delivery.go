@@ -80,6 +80,27 @@ type Config struct {
 	BreakerCooldown time.Duration
 	// Clock defaults to the real clock.
 	Clock clock.Clock
+	// TraceFunc, when set, begins the trace span of one send to an authority's system, as a child
+	// of the span in ctx or else of the traceparent stored with the case. It returns the W3C
+	// traceparent to send with the document and the func that ends the span with the send's
+	// error. Defaults to none: the stored traceparent is sent as it is.
+	TraceFunc func(ctx context.Context, task schemas.DeliveryTask) (traceParent string, end func(err error))
+	// AttemptFunc, when set, is told of every attempt made to send a push delivery (for metrics),
+	// before it is recorded. Defaults to none.
+	AttemptFunc func(Attempt)
+}
+
+// Attempt describes one attempt to send a delivery, for AttemptFunc.
+type Attempt struct {
+	// Authority is the authority's code.
+	Authority string
+	// Status is what the attempt makes of the delivery: delivered, sent, queued (a retry is
+	// scheduled) or dead.
+	Status schemas.DeliveryStatus
+	// CircuitOpen is true when the authority's breaker was open and no send was made.
+	CircuitOpen bool
+	// Duration is how long the attempt took (encoding and sending).
+	Duration time.Duration
 }
 
 // Outcome tells the broker what to do with the message.
@@ -191,6 +212,11 @@ func (w *Worker) Handle(ctx context.Context, msg schemas.DeliveryMessage) Outcom
 	case task.DeliveryID == "":
 		log.Warn("message for an unknown delivery: dead-lettered")
 		return Reject
+	}
+	if id := traceID(task.TraceParent); id != "" {
+		log = log.With(zap.String("trace_id", id))
+	}
+	switch {
 	case !task.Status.Pending() || task.Attempts != msg.Attempt:
 		log.Debug("stale message: attempt already recorded", zap.Int("attempt", msg.Attempt+1), zap.Int("attempts", task.Attempts))
 		return Ack
@@ -210,9 +236,14 @@ func (w *Worker) Handle(ctx context.Context, msg schemas.DeliveryMessage) Outcom
 		return Ack
 	}
 
-	outcome := w.attempt(ctx, task)
+	started := time.Now()
+	outcome, circuitOpen := w.attempt(ctx, task)
 	if ctx.Err() != nil && outcome.Status != schemas.StatusDelivered && outcome.Status != schemas.StatusSent {
 		return Requeue // cut short by shutdown: try again in the next process, same attempt number
+	}
+	if w.cfg.AttemptFunc != nil {
+		w.cfg.AttemptFunc(Attempt{Authority: task.Authority, Status: outcome.Status, CircuitOpen: circuitOpen,
+			Duration: time.Since(started)})
 	}
 	var applied bool
 	if err := w.retryStore(ctx, func() (err error) {
@@ -236,8 +267,8 @@ func (w *Worker) Handle(ctx context.Context, msg schemas.DeliveryMessage) Outcom
 	return Ack
 }
 
-// attempt sends the delivery once and says what to record.
-func (w *Worker) attempt(ctx context.Context, task schemas.DeliveryTask) schemas.DeliveryOutcome {
+// attempt sends the delivery once and says what to record, and whether the breaker was open.
+func (w *Worker) attempt(ctx context.Context, task schemas.DeliveryTask) (schemas.DeliveryOutcome, bool) {
 	out := schemas.DeliveryOutcome{DeliveryID: task.DeliveryID, Attempt: task.Attempts + 1}
 	reply, err := w.send(ctx, task, out.Attempt)
 	out.At = w.cfg.Clock.Now().UTC()
@@ -266,10 +297,10 @@ func (w *Worker) attempt(ctx context.Context, task schemas.DeliveryTask) schemas
 		out.Error = err.Error()
 		out.NextAttemptAt = out.At.Add(Backoff(out.Attempt, w.cfg.BackoffBase, w.cfg.BackoffMax, w.cfg.BackoffJitter, rand.Float64()))
 	}
-	return out
+	return out, circuitOpen
 }
 
-func (w *Worker) send(ctx context.Context, task schemas.DeliveryTask, attempt int) (adapters.Reply, error) {
+func (w *Worker) send(ctx context.Context, task schemas.DeliveryTask, attempt int) (_ adapters.Reply, err error) {
 	if task.AuthorityStatus != "active" {
 		return adapters.Reply{}, fmt.Errorf("authority %s is %s", task.Authority, task.AuthorityStatus)
 	}
@@ -290,8 +321,14 @@ func (w *Worker) send(ctx context.Context, task schemas.DeliveryTask, attempt in
 	}
 	req := adapters.Request{Endpoint: task.Endpoint, DeliveryID: task.DeliveryID, MediaType: ad.MediaType(),
 		Body: body, Token: task.Token, TLSClient: task.TLSClient}
-	if task.TraceParent != "" {
-		req.Headers = map[string]string{"traceparent": task.TraceParent}
+	traceParent := task.TraceParent
+	if w.cfg.TraceFunc != nil {
+		tp, end := w.cfg.TraceFunc(ctx, task)
+		traceParent = cmp.Or(tp, traceParent)
+		defer func() { end(err) }()
+	}
+	if traceParent != "" {
+		req.Headers = map[string]string{"traceparent": traceParent}
 	}
 	resp, err := w.sendThroughBreaker(ctx, task, req)
 	if err != nil {
@@ -336,6 +373,14 @@ func (w *Worker) sendThroughBreaker(ctx context.Context, task schemas.DeliveryTa
 	default:
 		return resp, fmt.Errorf("send: %w", err)
 	}
+}
+
+// traceID returns the trace id of a W3C traceparent ("00-<trace id>-<parent id>-<flags>"), or "".
+func traceID(traceParent string) string {
+	if len(traceParent) < 55 || traceParent[2] != '-' || traceParent[35] != '-' {
+		return ""
+	}
+	return traceParent[3:35]
 }
 
 func later(a, b time.Time) time.Time {

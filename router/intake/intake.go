@@ -35,6 +35,14 @@ type AccessCodeStore interface {
 	CreateCaseWithAccessCode(ctx context.Context, nc schemas.NewCase, trackingPrefix string, accessCodeSHA256 []byte) (schemas.StoredCase, error)
 }
 
+// ReplayStore is a Store that finds the case a client already submitted with an idempotency key
+// (ErrNotFound when none; internal/store has it). With such a store a replay is answered from the
+// stored case before anything is checked again, so a case once accepted is never refused later
+// (a certificate that expired since, a registry changed since).
+type ReplayStore interface {
+	CaseByIdempotencyKey(ctx context.Context, clientID, key string) (schemas.StoredCase, error)
+}
+
 // Recipients chooses the authorities of a submission, each with the rule that chose it
 // (router/recipient.Resolver). Refusals are *schemas.Error; any other error is a failure to read.
 type Recipients interface {
@@ -52,6 +60,9 @@ type Config struct {
 	// Verifier checks the signatures a policy other than off verifies. Defaults to none, which
 	// only a configuration where every policy is off may leave unset.
 	Verifier Verifier
+	// AcceptedFunc, when set, is told of every submission answered with a receipt: created is
+	// false for a replay of the same key and body (for metrics). Defaults to none.
+	AcceptedFunc func(created bool)
 }
 
 // Request is one submission as the HTTP edge received it.
@@ -87,6 +98,15 @@ var kyiv = mustLoadKyiv()
 // a database failure wraps schemas.ErrUnavailable (the portal retries with the same key).
 func (in *Intake) Submit(ctx context.Context, req Request) (schemas.Receipt, error) {
 	sum := sha256.Sum256(req.Body)
+	if replays, ok := in.store.(ReplayStore); ok {
+		stored, err := replays.CaseByIdempotencyKey(ctx, req.ClientID, req.IdempotencyKey)
+		switch {
+		case err == nil:
+			return in.receipt(stored, sum[:], "")
+		case !errors.Is(err, schemas.ErrNotFound):
+			return schemas.Receipt{}, fmt.Errorf("find replayed case: %w: %w", schemas.ErrUnavailable, err)
+		}
+	}
 	sub, err := schemas.DecodeSubmission(req.Body)
 	if err != nil {
 		return schemas.Receipt{}, err
@@ -137,14 +157,25 @@ func (in *Intake) Submit(ctx context.Context, req Request) (schemas.Receipt, err
 	if err != nil {
 		return schemas.Receipt{}, fmt.Errorf("store case: %w: %w", schemas.ErrUnavailable, err)
 	}
-	if !stored.Created && !bytes.Equal(stored.RequestSHA256, sum[:]) {
-		return schemas.Receipt{}, schemas.Errorf(schemas.CodeIdempotencyKeyReused,
-			"this Idempotency-Key was used for case %s with another body", stored.TrackingNumber)
-	}
 	if stored.Created {
 		in.logger.Info("submission accepted", zap.String("appeal_id", stored.ID),
 			zap.String("tracking_number", stored.TrackingNumber), zap.String("client_id", req.ClientID),
-			zap.Strings("authorities", codes), zap.Int("signatures_verified", len(signatures)))
+			zap.Strings("authorities", codes), zap.Int("signatures_verified", len(signatures)),
+			zap.String("trace_id", traceID(req.TraceParent)))
+	}
+	return in.receipt(stored, sum[:], code)
+}
+
+// receipt answers a submission whose body hashes to sum with the stored case: a replay with
+// another body is idempotency_key_reused; the access code is shown only when the case was just
+// created (a replay shows none: only its hash was kept).
+func (in *Intake) receipt(stored schemas.StoredCase, sum []byte, code string) (schemas.Receipt, error) {
+	if !stored.Created && !bytes.Equal(stored.RequestSHA256, sum) {
+		return schemas.Receipt{}, schemas.Errorf(schemas.CodeIdempotencyKeyReused,
+			"this Idempotency-Key was used for case %s with another body", stored.TrackingNumber)
+	}
+	if in.cfg.AcceptedFunc != nil {
+		in.cfg.AcceptedFunc(stored.Created)
 	}
 	r := schemas.Receipt{
 		ID:             stored.ID,
@@ -153,7 +184,7 @@ func (in *Intake) Submit(ctx context.Context, req Request) (schemas.Receipt, err
 		ReceivedAt:     stored.ReceivedAt,
 	}
 	if stored.Created {
-		r.AccessCode = code // a replay shows none: only its hash was kept
+		r.AccessCode = code
 	}
 	return r, nil
 }
@@ -166,6 +197,14 @@ func trackingPrefix(kind schemas.CaseKind, now time.Time) string {
 		p = "ZI"
 	}
 	return fmt.Sprintf("%s-%d-", p, now.In(kyiv).Year())
+}
+
+// traceID returns the trace id of a W3C traceparent ("00-<trace id>-<parent id>-<flags>"), or "".
+func traceID(traceParent string) string {
+	if len(traceParent) < 55 || traceParent[2] != '-' || traceParent[35] != '-' {
+		return ""
+	}
+	return traceParent[3:35]
 }
 
 func newID() string {

@@ -2,7 +2,9 @@ package intake_test
 
 import (
 	"context"
+	"crypto/sha256"
 	"errors"
+	"fmt"
 	"slices"
 	"strings"
 	"testing"
@@ -174,4 +176,64 @@ func TestSubmitDatabaseDownIsUnavailable(t *testing.T) {
 	in := newIntake(t, st, time.Now())
 	_, err := in.Submit(context.Background(), intake.Request{ClientID: "p", IdempotencyKey: "k", Body: body("appeal", "00000001")})
 	require.ErrorIs(t, err, schemas.ErrUnavailable)
+}
+
+// replayStore is a fakeStore that finds cases by idempotency key.
+type replayStore struct {
+	fakeStore
+	byKey   map[string]schemas.StoredCase
+	findErr error
+	lookups int
+}
+
+func (r *replayStore) CaseByIdempotencyKey(_ context.Context, clientID, key string) (schemas.StoredCase, error) {
+	r.lookups++
+	if r.findErr != nil {
+		return schemas.StoredCase{}, r.findErr
+	}
+	c, ok := r.byKey[clientID+"/"+key]
+	if !ok {
+		return c, fmt.Errorf("case: %w", schemas.ErrNotFound)
+	}
+	return c, nil
+}
+
+// TestReplayIsAnsweredFromTheStoredCase: a replay finds its case before anything is checked
+// again, so an accepted case is never refused later (here its addressee was suspended since);
+// another body under the key is idempotency_key_reused; a failed lookup is unavailable.
+func TestReplayIsAnsweredFromTheStoredCase(t *testing.T) {
+	t.Parallel()
+	now := time.Date(2026, 11, 27, 10, 0, 0, 0, time.UTC)
+	b := body("appeal", "00000003") // suspended: a new submission to it is refused
+	sum := sha256.Sum256(b)
+	stored := schemas.StoredCase{ID: "01a2b3c4-0000-7000-8000-000000000001", TrackingNumber: "ZV-2026-00000042",
+		ReceivedAt: now.Add(-time.Hour), RequestSHA256: sum[:]}
+	st := &replayStore{byKey: map[string]schemas.StoredCase{"p/k": stored}}
+	newIntake(t, &st.fakeStore, now) // fills the routes
+	in := intake.New(intake.Config{PublicURL: "https://hub.example", Clock: clock.NewStub(now)}, st, recipient.New(st), zaptest.NewLogger(t))
+
+	r, err := in.Submit(context.Background(), intake.Request{ClientID: "p", IdempotencyKey: "k", Body: b})
+	require.NoError(t, err)
+	require.Equal(t, stored.ID, r.ID)
+	require.Equal(t, stored.TrackingNumber, r.TrackingNumber)
+	require.True(t, r.ReceivedAt.Equal(stored.ReceivedAt), "the time of the first receipt")
+	require.Empty(t, r.AccessCode, "a replay shows no access code")
+	require.Empty(t, st.created, "nothing stored again")
+
+	_, err = in.Submit(context.Background(), intake.Request{ClientID: "p", IdempotencyKey: "k", Body: body("appeal", "00000001")})
+	requireCode(t, err, schemas.CodeIdempotencyKeyReused)
+
+	_, err = in.Submit(context.Background(), intake.Request{ClientID: "p", IdempotencyKey: "new", Body: b})
+	requireCode(t, err, schemas.CodeAddresseeInactive) // a new key is checked as usual
+
+	st.findErr = errors.New("connection refused")
+	_, err = in.Submit(context.Background(), intake.Request{ClientID: "p", IdempotencyKey: "k", Body: b})
+	require.ErrorIs(t, err, schemas.ErrUnavailable)
+}
+
+func requireCode(t *testing.T, err error, code schemas.Code) {
+	t.Helper()
+	e, ok := errors.AsType[*schemas.Error](err)
+	require.True(t, ok, "a refusal: %v", err)
+	require.Equal(t, code, e.Code)
 }
