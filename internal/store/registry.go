@@ -256,7 +256,9 @@ func recordHistory(ctx context.Context, tx *sql.Tx, ch schemas.AuthorityChange) 
 }
 
 // retarget moves the deliveries still waiting for a closed authority to its successor, with an
-// event each, and makes sure each has an outbox row routed to the successor. A delivery whose
+// event each, and makes sure each has an outbox row routed to the successor, due at once (a wait
+// for the closed authority's system, its backoff or its open breaker, says nothing of the
+// successor's). A delivery whose
 // appeal already goes to the successor is not needed any more: it is marked forwarded. Deliveries
 // the closed authority's system already has (sent, fetched from the inbox, or further) stay.
 func retarget(ctx context.Context, tx *sql.Tx, from, to string, at time.Time) error {
@@ -303,7 +305,8 @@ func retarget(ctx context.Context, tx *sql.Tx, from, to string, at time.Time) er
 	}
 	for _, m := range all {
 		res, err := tx.ExecContext(ctx, `
-			UPDATE outbox SET routing_key = $2 WHERE delivery_id = $1 AND status = 'pending'`, m.id, to)
+			UPDATE outbox SET routing_key = $2, available_at = LEAST(available_at, $3)
+			WHERE delivery_id = $1 AND status = 'pending'`, m.id, to, at)
 		if err != nil {
 			return fmt.Errorf("re-route outbox rows: %w", err)
 		}
