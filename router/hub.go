@@ -78,6 +78,7 @@ type Hub struct {
 	notary    *receipt.Notary
 	portal    *portalNotifications
 	deadlines *deadlineKeeper
+	reconcile *reconciler
 	worker    *delivery.Worker
 	intake    *intake.Intake
 	tracker   *tracker.Tracker
@@ -186,6 +187,7 @@ func New(ctx context.Context, cfg config.Config, opts Options) (*Hub, error) {
 		return nil, err
 	}
 	h.deadlines = newDeadlineKeeper(cfg.Deadlines, st, opts.Clock, logger)
+	h.reconcile = newReconciler(cfg, st, opts.Clock, h.obs.metrics, logger, h.outboxChanged)
 	h.sealer = audit.NewSealer(st, audit.Config{SealInterval: cfg.Audit.SealInterval, CheckpointInterval: cfg.Audit.CheckpointInterval,
 		BatchSize: cfg.Audit.BatchSize, Clock: opts.Clock, Signer: checkpointSigner}, logger)
 	h.worker = delivery.New(delivery.Config{RequestTimeout: cfg.Delivery.RequestTimeout, MaxAttempts: cfg.Delivery.MaxAttempts,
@@ -239,6 +241,9 @@ func (h *Hub) Start(ctx context.Context) error {
 	if err := h.deadlines.Start(ctx); err != nil {
 		return fmt.Errorf("start deadlines: %w", err)
 	}
+	if err := h.reconcile.Start(ctx); err != nil {
+		return fmt.Errorf("start reconciler: %w", err)
+	}
 	h.syncLoop.Start(ctx, h.syncAuthoritiesEvery)
 	h.notifyLoop.Start(ctx, h.notifyOutbox)
 	if h.trust != nil {
@@ -274,6 +279,7 @@ func (h *Hub) Stop(ctx context.Context) error {
 		_ = h.notary.Stop(ctx)
 		errs = append(errs, h.portal.stop(ctx)...)
 		_ = h.deadlines.Stop(ctx)
+		_ = h.reconcile.Stop(ctx)
 		if err := h.publisher.Stop(context.WithoutCancel(ctx)); err != nil {
 			errs = append(errs, fmt.Errorf("stop publisher: %w", err))
 		}

@@ -293,6 +293,11 @@ const (
 	EventDeadlineOverdue EventType = "deadline_overdue"
 	// EventDeliveryNoticeMissing: a sent delivery had no delivery notice within 6 hours.
 	EventDeliveryNoticeMissing EventType = "delivery_notice_missing"
+	// EventDeliveryReconciled: the reconciler sent a delivery in transit again, for the same
+	// attempt, because nothing had come of it for longer than reconcile.after (its message was
+	// lost after the broker took it, or never left); the detail says why. It leaves the status as
+	// it is, so the portal is shown nothing of it.
+	EventDeliveryReconciled EventType = "delivery_reconciled"
 )
 
 // AuthorityEvent is the timeline entry of an authority message of type t ("authority_registered", …).

@@ -68,6 +68,7 @@ type Metrics struct {
 	attempts       *prometheus.CounterVec
 	attemptSeconds *prometheus.HistogramVec
 	deadLettered   *prometheus.CounterVec
+	reconciled     *prometheus.CounterVec
 
 	state *stateCollector
 }
@@ -111,6 +112,10 @@ func New() *Metrics {
 			Name: "appealhub_dead_lettered_messages_total",
 			Help: "Broker messages rejected to the dead-letter queue (unreadable or unknown), by authority code.",
 		}, []string{"authority"}),
+		reconciled: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "appealhub_reconciled_total",
+			Help: "Deliveries stuck in transit that the reconciler sent again, by reason (lost_after_publish, no_outbox_row, claim_stuck).",
+		}, []string{"reason"}),
 		state: newStateCollector(),
 	}
 	build := prometheus.NewGaugeVec(prometheus.GaugeOpts{
@@ -119,7 +124,7 @@ func New() *Metrics {
 	}, []string{"version", "goversion"})
 	build.WithLabelValues(version(), runtime.Version()).Set(1)
 	m.registry.MustRegister(m.intake, m.intakeRefused, m.signatures, m.publishConfirm, m.published, m.attempts,
-		m.attemptSeconds, m.deadLettered, m.state, build,
+		m.attemptSeconds, m.deadLettered, m.reconciled, m.state, build,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }
@@ -189,6 +194,14 @@ func (m *Metrics) DeadLettered(authority string) {
 		return
 	}
 	m.deadLettered.WithLabelValues(AuthorityLabel(authority)).Inc()
+}
+
+// Reconciled counts one delivery the reconciler sent again; reason is a fixed word.
+func (m *Metrics) Reconciled(reason string) {
+	if m == nil {
+		return
+	}
+	m.reconciled.WithLabelValues(reason).Inc()
 }
 
 // AddConnection reports a broker connection (name is a fixed word, e.g. delivery_publish) as

@@ -1,0 +1,121 @@
+package router_test
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+	"go.uber.org/zap/zaptest"
+
+	"appealhub/config"
+	"appealhub/internal/broker"
+	"appealhub/internal/broker/brokertest"
+	"appealhub/internal/hubtest"
+	"appealhub/internal/sandbox"
+	"appealhub/schemas"
+)
+
+// TestReconcilerSendsALostMessageAgain: a delivery whose message vanishes from the authority's
+// queue after the broker confirmed it (taken off the queue by someone else, as a purge would) is
+// found by the reconciler once its quiet time has passed, sent again for the same attempt, and
+// reaches the authority's system exactly once, with delivery_reconciled on its timeline.
+func TestReconcilerSendsALostMessageAgain(t *testing.T) {
+	t.Parallel()
+	const code = "17000001"
+	sb, err := sandbox.New(sandbox.Options{Name: "reconcile"}, zaptest.NewLogger(t))
+	require.NoError(t, err)
+	// The system holds the first document it is sent until released: with a concurrency of 1 the
+	// next message waits, ready, in the queue.
+	held, release := make(chan struct{}), make(chan struct{})
+	var first sync.Once
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		first.Do(func() {
+			close(held)
+			<-release
+		})
+		sb.ServeHTTP(w, r)
+	}))
+	t.Cleanup(srv.Close)
+	releaseOnce := sync.OnceFunc(func() { close(release) })
+	t.Cleanup(releaseOnce)
+
+	env := hubtest.NewEnv(t, map[string]string{code: srv.URL + "/documents/" + code}, func(c *config.Config) {
+		c.Authorities[0].Concurrency = 1
+		// The quiet time is max(after, publish timeout + request timeout) = 1s + 2s.
+		c.Reconcile.Interval = 100 * time.Millisecond
+		c.Reconcile.After = 200 * time.Millisecond
+		c.Broker.PublishTimeout, c.Relay.PublishTimeout = time.Second, time.Second
+		c.Delivery.RequestTimeout, c.Delivery.ConnectTimeout = 2*time.Second, time.Second
+	})
+	hub := env.Start(t)
+	bcfg := broker.Config{URL: env.Config.Broker.URL, Names: broker.Names{Prefix: env.Config.Broker.Prefix}}
+	queue := bcfg.Names.AuthorityQueue(code)
+
+	deliveryOf := func(r schemas.Receipt) string {
+		t.Helper()
+		resp, err := hubtest.Do(context.Background(), http.MethodGet, hub.URL+"/v1/appeals/"+r.ID, env.Token, nil, nil)
+		require.NoError(t, err)
+		require.Equal(t, http.StatusOK, resp.Status, string(resp.Body))
+		return decodeCase(t, resp.Body).Deliveries[0].ID
+	}
+	busy := env.MustSubmit(t, hub.URL, "busy", hubtest.Submission(1, 1024, code))
+	<-held
+	lost := env.MustSubmit(t, hub.URL, "lost", hubtest.Submission(2, 1024, code))
+	lostID := deliveryOf(lost)
+
+	// The relay published it (the broker confirmed it); take it off the queue: the message is gone.
+	require.Eventually(t, func() bool { return brokertest.QueueDepth(t, bcfg, queue) == 1 }, 10*time.Second, 10*time.Millisecond)
+	body, _, ok := brokertest.Get(t, bcfg, queue)
+	require.True(t, ok)
+	var msg schemas.DeliveryMessage
+	require.NoError(t, json.Unmarshal(body, &msg))
+	require.Equal(t, lostID, msg.DeliveryID)
+	require.Equal(t, 0, msg.Attempt)
+	releaseOnce()
+
+	// The reconciler sends it again; the system gets it once.
+	require.Eventually(t, func() bool {
+		for _, e := range sb.Ledger().Entries {
+			if e.DeliveryID == lostID {
+				return true
+			}
+		}
+		return false
+	}, 20*time.Second, 20*time.Millisecond)
+	env.WaitSettled(t, 20*time.Second)
+	ledger := sb.Ledger()
+	require.Equal(t, 2, ledger.Documents)
+	for _, e := range ledger.Entries {
+		require.Equal(t, 1, e.Received, "one document per delivery: %s", e.DeliveryID)
+	}
+	perDelivery, err := env.Store.DeliveredEventsPerDelivery(context.Background())
+	require.NoError(t, err)
+	require.Equal(t, map[string]int{lostID: 1, deliveryOf(busy): 1}, perDelivery)
+
+	resp, err := hubtest.Do(context.Background(), http.MethodGet, hub.URL+"/v1/appeals/"+lost.ID, env.Token, nil, nil)
+	require.NoError(t, err)
+	c := decodeCase(t, resp.Body)
+	require.Equal(t, schemas.StatusDelivered, c.Deliveries[0].Status)
+	reconciled := 0
+	for _, e := range c.Events {
+		if e.Type == schemas.EventDeliveryReconciled {
+			reconciled++
+			require.True(t, strings.HasPrefix(e.Detail, "lost_after_publish: attempt 1 sent again"), e.Detail)
+		}
+	}
+	require.Equal(t, 1, reconciled, "delivery_reconciled on the timeline, once")
+
+	metricsResp, err := http.Get(hub.URL + "/metrics")
+	require.NoError(t, err)
+	defer func() { _ = metricsResp.Body.Close() }()
+	text, err := io.ReadAll(metricsResp.Body)
+	require.NoError(t, err)
+	require.Contains(t, string(text), `appealhub_reconciled_total{reason="lost_after_publish"}`)
+}
