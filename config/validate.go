@@ -150,6 +150,22 @@ func (c Config) Validate() error {
 		v.add("deadlines.batch_size", "must be between 1 and 10000")
 	}
 
+	// reconcile
+	v.positiveDuration("reconcile.interval", c.Reconcile.Interval)
+	v.positiveDuration("reconcile.after", c.Reconcile.After)
+	if c.Reconcile.BatchSize < 1 || c.Reconcile.BatchSize > 10000 {
+		v.add("reconcile.batch_size", "must be between 1 and 10000")
+	}
+
+	// notifications and tracking
+	v.positiveDuration("notifications.retention", c.Notifications.Retention)
+	if c.HTTP.TrackPerMinute < 1 {
+		v.add("http.track_per_minute", "must be at least 1")
+	}
+	if c.HTTP.TrackBurst < 1 {
+		v.add("http.track_burst", "must be at least 1")
+	}
+
 	// shutdown
 	v.positiveDuration("shutdown.grace", c.Shutdown.Grace)
 
