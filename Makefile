@@ -74,6 +74,10 @@ test/integration: services ## Run only the packages whose tests use PostgreSQL a
 scale: ## Measure 10,000 authorities on a private RabbitMQ node, classic vs quorum queues (docs/scale.md; as root)
 	bash scripts/scale.sh
 
+.PHONY: chaos
+chaos: ## Fault scenarios R0–R3, 2,000 appeals each, on a private broker node and PostgreSQL (docs/reliability.md; as root)
+	bash scripts/chaos.sh
+
 .PHONY: test-reference
 test-reference: ## Check the SEV 1207 adapter against reference material: make test-reference REF=DIR (Header.xsd, samples/)
 	@if [[ -z "$(REF)" ]]; then echo "usage: make test-reference REF=DIR (a directory with Header.xsd and samples/)" >&2; exit 2; fi

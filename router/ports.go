@@ -21,12 +21,17 @@ import (
 	"appealhub/schemas"
 )
 
-// Authenticate maps a bearer token to its client (tokens are stored as SHA-256 hashes).
+// Authenticate maps a bearer token to its client (tokens are stored as SHA-256 hashes). An unknown
+// token is unauthorized; a database that cannot answer is schemas.ErrUnavailable (503), so that a
+// client retries instead of being told its credentials are wrong.
 func (h *Hub) Authenticate(ctx context.Context, token string) (httpapi.Principal, error) {
 	sum := sha256.Sum256([]byte(token))
 	c, err := h.store.ClientByTokenHash(ctx, sum[:])
+	if errors.Is(err, schemas.ErrNotFound) {
+		return httpapi.Principal{}, schemas.Errorf(schemas.CodeUnauthorized, "the bearer token is not valid")
+	}
 	if err != nil {
-		return httpapi.Principal{}, fmt.Errorf("authenticate: %w", err)
+		return httpapi.Principal{}, fmt.Errorf("authenticate: %w: %w", schemas.ErrUnavailable, err)
 	}
 	return httpapi.Principal{ClientID: c.ID, Kind: c.Kind, Authority: c.Authority}, nil
 }

@@ -28,6 +28,11 @@ const MaxJSONDepth = 64
 // cannot produce an answer larger than itself.
 const maxFieldProblems = 1000
 
+// maxJSONMembers bounds the elements of one array and the members of one object. No schema allows
+// anywhere near as many; the token scan refuses more at once, so that a body of a million tiny
+// elements costs a scan of its first thousand rather than a million schema problems.
+const maxJSONMembers = 1000
+
 // maxNumberLiteral bounds a number literal's length and exponent before it reaches the schema
 // validator (which parses numbers as big.Rat): no field of a submission needs more.
 const (
@@ -312,6 +317,9 @@ func scanTokens(body []byte) (scanResult, error) {
 			if strings.IndexByte(key, 0) >= 0 {
 				return res, &Error{Code: CodeNULCharacter, Detail: "NUL character in a key", Fields: []FieldProblem{{Pointer: top.pointer, Message: "has a key with a NUL character"}}}
 			}
+			if len(top.keys) >= maxJSONMembers {
+				return res, schemaViolation([]FieldProblem{{Pointer: top.pointer, Message: fmt.Sprintf("has more than %d members", maxJSONMembers)}})
+			}
 			if _, dup := top.keys[key]; dup {
 				return res, &Error{Code: CodeDuplicateKey, Detail: "a key appears twice in one object", Fields: []FieldProblem{{Pointer: ptr, Message: "appears more than once"}}}
 			}
@@ -326,6 +334,9 @@ func scanTokens(body []byte) (scanResult, error) {
 		ptr := ""
 		if top != nil {
 			ptr = top.childPointer()
+			if !top.object && top.index > maxJSONMembers {
+				return res, schemaViolation([]FieldProblem{{Pointer: top.pointer, Message: fmt.Sprintf("has more than %d items", maxJSONMembers)}})
+			}
 		}
 		switch v := tok.(type) {
 		case json.Delim: // '{' or '['

@@ -178,6 +178,17 @@ func TestDecodeSubmissionBad(t *testing.T) {
 		{"duplicate key needing pointer escapes", withMinimalRaw(`"a/b~c":1,"a/b~c":2`), CodeDuplicateKey, []string{"/a~1b~0c"}},
 		// schema
 		{"nesting 64 deep is syntax-valid but not schema-valid", nested(64), CodeSchemaViolation, nil},
+		{"an array of 1,001 members", withMinimalRaw(`"topic_codes":[` + strings.TrimSuffix(strings.Repeat(`"x",`, 1001), ",") + `]`), CodeSchemaViolation, nil},
+		{"an object of 1,001 members", withMinimalRaw(`"extra":{` + func() string {
+			var b strings.Builder
+			for i := range 1001 {
+				if i > 0 {
+					b.WriteByte(',')
+				}
+				fmt.Fprintf(&b, `"k%d":1`, i)
+			}
+			return b.String()
+		}() + `}`), CodeSchemaViolation, nil},
 		{"not an object", []byte(`[]`), CodeSchemaViolation, []string{""}},
 		{"null", []byte(`null`), CodeSchemaViolation, []string{""}},
 		{"key differing only in case", []byte(strings.Replace(minimal, `"subject"`, `"Subject"`, 1)), CodeSchemaViolation, []string{"/Subject", "/subject"}},

@@ -75,6 +75,10 @@ func (a *Adapter) readHeader(body []byte) (*header, error) {
 //     document's annotation (else its title), and every DocTransfer as a document with the
 //     SignInfo signatures that name it (each signature's Of is the document's file name).
 //
+// A message that leaves the hub to choose is refused with ErrMalformed: an attribute twice in one
+// element; two Acknowledgement or Document elements, or both; two RegNumber or DocTransfer in an
+// Acknowledgement; two SignData in a SignInfo; references to two different documents.
+//
 // MessageID is the message's own Header@msg_id and At its Header@time. Every error wraps one of
 // the package's sentinel errors and is marked adapters.Permanent: the same body can never decode.
 // It never panics and is safe for concurrent use.
@@ -101,9 +105,14 @@ func (a *Adapter) decodeMessage(body []byte) (schemas.AuthorityMessage, error) {
 	if err != nil {
 		return schemas.AuthorityMessage{}, err
 	}
+	if err := single(h.root, "Acknowledgement", "Document"); err != nil {
+		return schemas.AuthorityMessage{}, err
+	}
 	ack := child(h.root, "Acknowledgement")
 	doc := child(h.root, "Document")
 	switch {
+	case ack != nil && doc != nil:
+		return schemas.AuthorityMessage{}, fmt.Errorf("%w: both Acknowledgement and Document: a message is a notice or a document", ErrMalformed)
 	case h.msgType == msgTypeNotice && ack == nil:
 		return schemas.AuthorityMessage{}, fmt.Errorf("%w: a notice (msg_type 0) without Acknowledgement", ErrMalformed)
 	case h.msgType == msgTypeNotice:
@@ -117,6 +126,9 @@ func (a *Adapter) decodeMessage(body []byte) (schemas.AuthorityMessage, error) {
 
 func (a *Adapter) decodeAck(h *header, ack *etree.Element) (schemas.AuthorityMessage, error) {
 	m := schemas.AuthorityMessage{MessageID: h.msgID, At: h.at}
+	if err := single(ack, "RegNumber", "DocTransfer"); err != nil {
+		return schemas.AuthorityMessage{}, err
+	}
 	var ok bool
 	if m.Of, ok = attr(ack, "msg_id"); !ok || m.Of == "" {
 		return schemas.AuthorityMessage{}, fmt.Errorf("%w: Acknowledgement@msg_id missing", ErrMalformed)
@@ -167,7 +179,10 @@ func (a *Adapter) decodeAck(h *header, ack *etree.Element) (schemas.AuthorityMes
 
 func (a *Adapter) decodeAnswer(h *header, doc *etree.Element) (schemas.AuthorityMessage, error) {
 	m := schemas.AuthorityMessage{MessageID: h.msgID, At: h.at, Type: schemas.MsgAnswered}
-	m.Of = referredID(doc)
+	var ambiguous bool
+	if m.Of, ambiguous = referredID(doc); ambiguous {
+		return schemas.AuthorityMessage{}, fmt.Errorf("%w: a document that refers to more than one document of the hub's", ErrMalformed)
+	}
 	if m.Of == "" {
 		return schemas.AuthorityMessage{}, fmt.Errorf("%w: a document that refers to no document of the hub's (no Addressee/Referred@idnumber with retype д)", ErrUnsupported)
 	}
@@ -202,20 +217,24 @@ func (a *Adapter) decodeAnswer(h *header, doc *etree.Element) (schemas.Authority
 	return m, nil
 }
 
-// referredID returns the idnumber of the first document reference (retype д) among the
-// document's addressees, or "".
-func referredID(doc *etree.Element) string {
+// referredID returns the idnumber of the document reference (retype д) among the document's
+// addressees, or ""; ambiguous reports references to two different documents, of which the hub
+// cannot pick one.
+func referredID(doc *etree.Element) (id string, ambiguous bool) {
 	for ad := range children(doc, "Addressee") {
 		for ref := range children(ad, "Referred") {
 			if v, _ := attr(ref, "retype"); v != retypeDocument {
 				continue
 			}
-			if id, _ := attr(ref, "idnumber"); id != "" {
-				return id
+			if v, _ := attr(ref, "idnumber"); v != "" {
+				if id != "" && v != id {
+					return id, true
+				}
+				id = v
 			}
 		}
 	}
-	return ""
+	return id, false
 }
 
 // DecodeReply reads an authority system's synchronous answer to a push. An empty body (nothing
@@ -305,6 +324,9 @@ func signInfos(root *etree.Element) []*etree.Element {
 }
 
 func signData(si *etree.Element) ([]byte, error) {
+	if err := single(si, "SignData"); err != nil {
+		return nil, err
+	}
 	sd := child(si, "SignData")
 	if sd == nil {
 		return nil, fmt.Errorf("%w: SignInfo without SignData", ErrMalformed)
@@ -373,6 +395,20 @@ func decodeBase64(s string) ([]byte, error) {
 		return r
 	}, s)
 	return base64.StdEncoding.DecodeString(s)
+}
+
+// single refuses an element e holds more than one of, of each tag the hub reads as one: with two,
+// which one counts would be up to the reader (the signature-wrapping pattern).
+func single(e *etree.Element, tags ...string) error {
+	for _, tag := range tags {
+		n := 0
+		for range children(e, tag) {
+			if n++; n > 1 {
+				return fmt.Errorf("%w: more than one %s in %s", ErrMalformed, tag, e.Tag)
+			}
+		}
+	}
+	return nil
 }
 
 // child returns e's first child element named tag (no namespace prefix), or nil.

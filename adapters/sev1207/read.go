@@ -114,6 +114,11 @@ func (a *Adapter) prescan(body []byte) (string, error) {
 			if depth > a.cfg.MaxDepth {
 				return "", fmt.Errorf("%w: deeper than %d at byte offset %d", ErrTooDeep, a.cfg.MaxDepth, off)
 			}
+			if name, dup := repeatedAttr(t.Attr); dup {
+				// Not well-formed (XML 1.0 §3.1), and encoding/xml does not check it: which of the
+				// two values counts would be up to the reader.
+				return "", fmt.Errorf("%w: attribute %q twice in one element at byte offset %d", ErrMalformed, clip(name), off)
+			}
 		case xml.EndElement:
 			depth--
 			if depth < 0 {
@@ -138,6 +143,24 @@ func (a *Adapter) prescan(body []byte) (string, error) {
 		return "", fmt.Errorf("%w: unclosed element", ErrMalformed)
 	}
 	return declared, nil
+}
+
+// repeatedAttr returns the first attribute name (prefix:local, as written) that attrs holds twice.
+func repeatedAttr(attrs []xml.Attr) (string, bool) {
+	if len(attrs) < 2 {
+		return "", false
+	}
+	seen := make(map[xml.Name]struct{}, len(attrs))
+	for _, at := range attrs {
+		if _, dup := seen[at.Name]; dup {
+			if at.Name.Space != "" {
+				return at.Name.Space + ":" + at.Name.Local, true
+			}
+			return at.Name.Local, true
+		}
+		seen[at.Name] = struct{}{}
+	}
+	return "", false
 }
 
 // charsetReader decodes the one non-UTF-8 encoding 1207 systems use, windows-1251. Any other

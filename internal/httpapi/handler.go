@@ -13,6 +13,7 @@ import (
 	"strings"
 	"sync/atomic"
 	"time"
+	"unicode/utf8"
 
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
@@ -138,7 +139,31 @@ func (h *handler) dispatch(w http.ResponseWriter, r *http.Request, info *request
 		return
 	}
 	info.route = pattern
+	// PostgreSQL text holds neither NUL nor invalid UTF-8, so such a path or query value can name
+	// nothing: refuse it here rather than as a database error.
+	if !cleanText(r.URL.Path) {
+		writeProblem(w, r, schemas.CodeNotFound, "no such resource", nil)
+		return
+	}
+	for name, vals := range r.URL.Query() {
+		for _, v := range vals {
+			if !cleanText(name) || !cleanText(v) {
+				pointer := ""
+				if cleanText(name) {
+					pointer = "/" + name
+				}
+				writeProblem(w, r, schemas.CodeSchemaViolation, "a query parameter is not UTF-8 text without NUL characters",
+					[]schemas.FieldProblem{{Pointer: pointer, Message: "must be UTF-8 text without NUL characters"}})
+				return
+			}
+		}
+	}
 	h.mux.ServeHTTP(w, r)
+}
+
+// cleanText reports whether s is valid UTF-8 without NUL characters.
+func cleanText(s string) bool {
+	return utf8.ValidString(s) && strings.IndexByte(s, 0) < 0
 }
 
 func (h *handler) recoverPanic(w *statusWriter, r *http.Request) {

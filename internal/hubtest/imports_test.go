@@ -42,6 +42,8 @@ func TestImportRules(t *testing.T) {
 		"go.opentelemetry.io/otel/trace":                                  {"appealhub/internal/tracing"},
 		"go.opentelemetry.io/otel/exporters/stdout/stdouttrace":           {"appealhub/internal/tracing"},
 		"go.opentelemetry.io/otel/exporters/otlp/otlptrace/otlptracehttp": {"appealhub/internal/tracing"},
+		"github.com/Shopify/toxiproxy/v2":                                 {"appealhub/internal/chaos"},
+		"github.com/rs/zerolog":                                           {"appealhub/internal/chaos"},
 	}
 	// Module packages and the module packages they may import (prefix match).
 	allowed := map[string][]string{

@@ -1,0 +1,59 @@
+package chaos_test
+
+import (
+	"fmt"
+	"os"
+	"testing"
+	"time"
+
+	"go.uber.org/goleak"
+
+	"appealhub/internal/chaos"
+)
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if err := chaos.RemoveBuilt(); err != nil {
+		_, _ = fmt.Fprintf(os.Stderr, "chaos: %v\n", err)
+		code = 1
+	}
+	if code == 0 {
+		// lib/pq and net/http keep-alive goroutines wind down asynchronously after Close.
+		if err := goleak.Find(
+			goleak.IgnoreTopFunction("internal/poll.runtime_pollWait"),
+			goleak.IgnoreTopFunction("net/http.(*persistConn).writeLoop"),
+			goleak.IgnoreTopFunction("net/http.(*persistConn).readLoop"),
+		); err != nil {
+			_, _ = fmt.Fprintf(os.Stderr, "goleak: %v\n", err)
+			code = 1
+		}
+	}
+	os.Exit(code)
+}
+
+// full reports whether the full profile runs (make chaos: APPEALHUB_CHAOS=full): scenarios R0–R3
+// with 2,000 appeals each. Otherwise the short profile runs with `make test`: R0 with 200 appeals
+// and R2 with two hub kills.
+func full() bool { return os.Getenv("APPEALHUB_CHAOS") == "full" }
+
+func TestScenarios(t *testing.T) {
+	scenarios := []chaos.Scenario{
+		chaos.R0(200, 50),
+		chaos.R2(300, 50, 2, 2*time.Second),
+	}
+	if full() {
+		scenarios = []chaos.Scenario{
+			chaos.R0(2000, 50),
+			chaos.R1(2000, 20, 5, 20*time.Second, 5*time.Second),
+			chaos.R2(2000, 50, 10, 3*time.Second),
+			chaos.R3(2000, 25, 3, 15*time.Second, 10*time.Second),
+		}
+	}
+	for _, sc := range scenarios {
+		sc.Timing = full()
+		t.Run(sc.ID, func(t *testing.T) {
+			// Not parallel: each scenario runs its own broker node, PostgreSQL and hubs.
+			chaos.RunScenario(t, sc)
+		})
+	}
+}
