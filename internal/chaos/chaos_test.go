@@ -31,8 +31,8 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-// full reports whether the full profile runs (make chaos: APPEALHUB_CHAOS=full): scenarios R0–R3
-// with 2,000 appeals each. Otherwise the short profile runs with `make test`: R0 with 200 appeals
+// full reports whether the full profile runs (make chaos: APPEALHUB_CHAOS=full): scenarios R0–R3,
+// R5 and R9 with 2,000 appeals each. Otherwise the short profile runs with `make test`: R0 with 200 appeals
 // and R2 with two hub kills.
 func full() bool { return os.Getenv("APPEALHUB_CHAOS") == "full" }
 
@@ -47,6 +47,8 @@ func TestScenarios(t *testing.T) {
 			chaos.R1(2000, 20, 5, 20*time.Second, 5*time.Second),
 			chaos.R2(2000, 50, 10, 3*time.Second),
 			chaos.R3(2000, 25, 3, 15*time.Second, 10*time.Second),
+			chaos.R5(2000, 50, 12),
+			chaos.R9(2000, 50),
 		}
 	}
 	for _, sc := range scenarios {

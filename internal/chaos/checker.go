@@ -37,6 +37,9 @@ type Figures struct {
 	WithoutRow int
 	// Orphans counts appeals stored for a key the portal gave up on (accepted, never told).
 	Orphans int
+	// DeadExpected counts dead deliveries the scenario made fail for good on purpose
+	// (Options.ExpectDead); they count neither as lost nor against the "no dead delivery" rule.
+	DeadExpected int
 	// Resent counts repeated sends of one delivery the sandboxes took under the same key.
 	Resent        int
 	Deliveries    map[schemas.DeliveryStatus]int
@@ -177,6 +180,10 @@ func (e *Env) Check(ctx context.Context, f Figures, outcomes []Outcome, attempts
 		ds := byAppeal[c.ID]
 		complete := len(ds) > 0
 		for _, d := range ds {
+			if d.Status == schemas.StatusDead && e.opts.ExpectDead != nil && e.opts.ExpectDead(d.ID) {
+				f.DeadExpected++
+				continue
+			}
 			doc, ok := docs[d.ID]
 			if !ok {
 				complete = false

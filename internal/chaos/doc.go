@@ -12,7 +12,8 @@
 // window in a FaultLog) and extra pass criteria over the Report. The global criteria of every
 // scenario are checked by Report.Failures: lost = 0, duplicated = 0, unexpected = 0, drained within
 // the drain limit after the last fault, no hub panic, the hubs' goroutines within 10 % of their
-// baseline. Scenarios R0–R3 are in scenarios.go; a new one is a new Scenario value.
+// baseline. Scenarios R0–R3 are in scenarios.go, R5 (faults in the authorities' systems)
+// and R9 (operator error on the broker) in scenarios_ops.go; a new one is a new Scenario value.
 //
 // # Lifecycle
 //

@@ -8,6 +8,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
@@ -41,6 +42,11 @@ type Options struct {
 	Sandbox sandbox.Options
 	// Configure adjusts the hubs' configuration after the harness has set it.
 	Configure func(*config.Config)
+	// Wrap, if set, wraps each authority's sandbox system (faults the sandbox has no option for).
+	Wrap func(code string, next http.Handler) http.Handler
+	// ExpectDead, if set, tells the deliveries a scenario makes fail for good on purpose: the
+	// checker counts them as deliberately dead (Figures.DeadExpected), neither lost nor failing.
+	ExpectDead func(deliveryID string) bool
 }
 
 // Env is one run's world: a private broker node and PostgreSQL instance behind toxiproxy, the hub
@@ -60,6 +66,7 @@ type Env struct {
 	Store     *store.Store
 	Token     string // the portal's bearer token
 	Config    config.Config
+	opts      Options
 }
 
 // NewEnv starts everything and waits until every hub is ready. It fails t on any error.
@@ -88,7 +95,7 @@ func NewEnv(t testing.TB, o Options) *Env {
 		t.Fatalf("chaos dir: %v", err)
 	}
 	e := &Env{Dir: dir, Codes: Codes[:n], Systems: map[string]*sandbox.Server{},
-		servers: map[string]*httptest.Server{}}
+		servers: map[string]*httptest.Server{}, opts: o}
 	t.Cleanup(func() { e.close(t) })
 
 	began := time.Now()
@@ -116,7 +123,11 @@ func NewEnv(t testing.TB, o Options) *Env {
 		so.Name = "dms-" + code
 		sb, err := sandbox.New(so, zap.NewNop())
 		must(t, err)
-		srv := httptest.NewServer(sb)
+		var h http.Handler = sb
+		if o.Wrap != nil {
+			h = o.Wrap(code, sb)
+		}
+		srv := httptest.NewServer(h)
 		t.Cleanup(func() { srv.Close(); _ = sb.Close() })
 		e.Systems[code], e.servers[code] = sb, srv
 		endpoints[code] = srv.URL + "/documents/" + code

@@ -268,8 +268,8 @@ func (r *Report) global(ctx context.Context, env *Env, baseline map[string]int) 
 		r.Fail("not drained within the limit: deliveries %v, outbox pending %d, queue messages %d",
 			r.Deliveries, r.OutboxPending, r.QueueMessages)
 	}
-	if n := r.Deliveries["dead"]; n != 0 {
-		r.Fail("%d dead deliveries", n)
+	if n := r.Deliveries["dead"] - r.DeadExpected; n != 0 {
+		r.Fail("%d dead deliveries (%d of %d deliberately)", n, r.DeadExpected, r.Deliveries["dead"])
 	}
 	for _, h := range env.Hubs {
 		if p, err := h.Panicked(); err != nil || p {
