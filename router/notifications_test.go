@@ -320,9 +320,13 @@ func TestPortalWebhookRetriesDeadAndRedrive(t *testing.T) {
 	hook.mu.Lock()
 	require.Equal(t, 6, hook.refused, "three attempts each, and nothing else: the delivery's later events wait")
 	hook.mu.Unlock()
-	list, err := env.Store.Notifications(context.Background(), receipt.ID)
-	require.NoError(t, err)
-	require.Len(t, list, 3, "accepted, sent, delivered")
+	var list []schemas.NotificationRecord
+	waitUntil(t, "accepted, sent and delivered notified", func() bool {
+		var err error
+		list, err = env.Store.Notifications(context.Background(), receipt.ID)
+		require.NoError(t, err)
+		return len(list) == 3
+	}, caseState(t, env, receipt.ID))
 	require.Equal(t, schemas.NotificationPending, list[2].Status, "delivered waits behind the dead sent")
 
 	hook.setFailing(false)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"sync"
 	"time"
 	"unicode/utf8"
 
@@ -167,7 +168,8 @@ func (s *Store) RegistryChannel() string {
 }
 
 // WatchRegistry signals the returned channel when any hub process changed the authority registry
-// (and after a reconnect of the listener). It stops when ctx is done.
+// (and each time its listener has connected, so that what changed while it did not listen is
+// read too). It stops when ctx is done.
 func (s *Store) WatchRegistry(ctx context.Context) (<-chan struct{}, error) {
 	return s.watch(ctx, s.RegistryChannel())
 }
@@ -180,12 +182,33 @@ func (s *Store) notify(ctx context.Context, channel string) error {
 }
 
 func (s *Store) watch(ctx context.Context, channel string) (<-chan struct{}, error) {
-	l := pq.NewListener(s.dsn, 100*time.Millisecond, 10*time.Second, nil)
+	out := make(chan struct{}, 1)
+	signal := func() {
+		select {
+		case out <- struct{}{}:
+		default:
+		}
+	}
+	listening := make(chan struct{})
+	var once sync.Once
+	l := pq.NewListener(s.dsn, 100*time.Millisecond, 10*time.Second, func(ev pq.ListenerEventType, _ error) {
+		if ev == pq.ListenerEventConnected || ev == pq.ListenerEventReconnected {
+			// The listener listens from now on: what changed before is read by the step this wakes.
+			once.Do(func() { close(listening) })
+			signal()
+		}
+	})
 	if err := l.Listen(channel); err != nil {
 		_ = l.Close()
 		return nil, fmt.Errorf("listen %s: %w", channel, err)
 	}
-	out := make(chan struct{}, 1)
+	// Wait (briefly) until the listener listens, so that a change made right after the caller
+	// started is not missed until the next poll.
+	select {
+	case <-listening:
+	case <-ctx.Done():
+	case <-time.After(listenWait):
+	}
 	go func() {
 		defer func() { _ = l.Close() }()
 		for {
@@ -193,15 +216,16 @@ func (s *Store) watch(ctx context.Context, channel string) (<-chan struct{}, err
 			case <-ctx.Done():
 				return
 			case <-l.Notify:
-				select {
-				case out <- struct{}{}:
-				default:
-				}
+				signal()
 			}
 		}
 	}()
 	return out, nil
 }
+
+// listenWait bounds how long watch waits for its listener's first connection; past it the caller
+// goes on (polling covers what it misses) while the listener keeps connecting.
+const listenWait = 5 * time.Second
 
 func cmpSchema(schema string) string {
 	if schema == "" {
