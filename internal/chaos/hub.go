@@ -1,7 +1,6 @@
 package chaos
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"errors"
@@ -230,27 +229,8 @@ func (h *HubProcess) Ready(ctx context.Context, client *http.Client) (bool, erro
 
 // Goroutines reads go_goroutines from the hub's /metrics.
 func (h *HubProcess) Goroutines(ctx context.Context) (int, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, h.URL()+"/metrics", nil)
-	if err != nil {
-		return 0, err
-	}
-	resp, err := (&http.Client{Timeout: 5 * time.Second}).Do(req)
-	if err != nil {
-		return 0, fmt.Errorf("hub %s metrics: %w", h.Name, err)
-	}
-	defer func() { _ = resp.Body.Close() }()
-	sc := bufio.NewScanner(resp.Body)
-	sc.Buffer(make([]byte, 64<<10), 1<<20)
-	for sc.Scan() {
-		if v, ok := strings.CutPrefix(sc.Text(), "go_goroutines "); ok {
-			f, err := strconv.ParseFloat(strings.TrimSpace(v), 64)
-			if err != nil {
-				return 0, fmt.Errorf("hub %s metrics: %w", h.Name, err)
-			}
-			return int(f), nil
-		}
-	}
-	return 0, fmt.Errorf("hub %s metrics: no go_goroutines", h.Name)
+	n, err := metricSum(ctx, h, "go_goroutines")
+	return int(n), err
 }
 
 // Counts returns how often the process was started and killed.

@@ -178,7 +178,7 @@ func validIDs(ids []string) []string {
 	return out
 }
 
-// RedriveDead sends the dead deliveries ids again, in one transaction: each one that is dead, not
+// RedriveDead sends the dead deliveries ids again, in one statement: each one that is dead, not
 // discarded, and whose authority is not closed goes back to queued with a fresh series of attempts
 // (attempts 0) and a new outbox row due at once, with an event delivery_redriven whose detail
 // names the actor and the reason. The authority sees the same delivery id, its idempotency key, so
@@ -189,9 +189,7 @@ func (s *Store) RedriveDead(ctx context.Context, ids []string, a OperatorAction)
 	if len(ids) == 0 {
 		return []string{}, nil
 	}
-	var out []string
-	err := s.inTx(ctx, func(tx *sql.Tx) error {
-		rows, err := tx.QueryContext(ctx, `
+	return s.deadAction(ctx, "redrive dead deliveries", `
 			WITH redriven AS (
 				UPDATE deliveries d
 				SET status = 'queued', attempts = 0, next_attempt_at = NULL, updated_at = $2
@@ -205,20 +203,10 @@ func (s *Store) RedriveDead(ctx context.Context, ids []string, a OperatorAction)
 			INSERT INTO events (appeal_id, delivery_id, type, status, detail, created_at)
 			SELECT appeal_id, id, $3, 'queued', $4, $2 FROM redriven
 			RETURNING delivery_id::text`,
-			pq.Array(ids), a.At, string(EventDeliveryRedriven), OperatorDetail{Actor: a.Actor, Reason: a.Reason}.encode())
-		if err != nil {
-			return err
-		}
-		out, err = collectIDs(rows)
-		return err
-	})
-	if err != nil {
-		return nil, fmt.Errorf("redrive dead deliveries: %w", err)
-	}
-	return out, nil
+		pq.Array(ids), a.At, string(EventDeliveryRedriven), OperatorDetail{Actor: a.Actor, Reason: a.Reason}.encode())
 }
 
-// DiscardDead discards the dead deliveries ids, in one transaction: each one that is dead and not
+// DiscardDead discards the dead deliveries ids, in one statement: each one that is dead and not
 // yet discarded stays dead, marked discarded by the actor with the reason, with an event
 // delivery_discarded; it is no longer listed by DeadDeliveries. It returns the ids discarded, in
 // id order.
@@ -227,9 +215,7 @@ func (s *Store) DiscardDead(ctx context.Context, ids []string, a OperatorAction)
 	if len(ids) == 0 {
 		return []string{}, nil
 	}
-	var out []string
-	err := s.inTx(ctx, func(tx *sql.Tx) error {
-		rows, err := tx.QueryContext(ctx, `
+	return s.deadAction(ctx, "discard dead deliveries", `
 			WITH discarded AS (
 				UPDATE deliveries
 				SET discarded_at = $2, discarded_by = $5, discard_reason = $6
@@ -238,33 +224,19 @@ func (s *Store) DiscardDead(ctx context.Context, ids []string, a OperatorAction)
 			INSERT INTO events (appeal_id, delivery_id, type, status, detail, created_at)
 			SELECT appeal_id, id, $3, 'dead', $4, $2 FROM discarded
 			RETURNING delivery_id::text`,
-			pq.Array(ids), a.At, string(EventDeliveryDiscarded), OperatorDetail{Actor: a.Actor, Reason: a.Reason}.encode(),
-			a.Actor, truncate(a.Reason, maxReasonLen))
-		if err != nil {
-			return err
-		}
-		out, err = collectIDs(rows)
-		return err
-	})
-	if err != nil {
-		return nil, fmt.Errorf("discard dead deliveries: %w", err)
-	}
-	return out, nil
+		pq.Array(ids), a.At, string(EventDeliveryDiscarded), OperatorDetail{Actor: a.Actor, Reason: a.Reason}.encode(),
+		a.Actor, truncate(a.Reason, maxReasonLen))
 }
 
-// collectIDs reads one text column and sorts it.
-func collectIDs(rows *sql.Rows) ([]string, error) {
-	defer rows.Close()
-	out := []string{}
-	for rows.Next() {
-		var id string
-		if err := rows.Scan(&id); err != nil {
-			return nil, err
-		}
-		out = append(out, id)
+// deadAction runs one statement over dead deliveries (atomic on its own) that returns the ids it
+// acted on, and gives them in id order.
+func (s *Store) deadAction(ctx context.Context, what, query string, args ...any) ([]string, error) {
+	out, err := queryStrings(ctx, s.db, query, args...)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", what, err)
 	}
-	if err := rows.Err(); err != nil {
-		return nil, err
+	if out == nil {
+		out = []string{}
 	}
 	slices.Sort(out)
 	return out, nil

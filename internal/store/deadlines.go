@@ -127,8 +127,8 @@ func chainDeliveries(ctx context.Context, tx *sql.Tx, from, to int64, skip []sch
 }
 
 // queryStrings returns the one text column of a query's rows.
-func queryStrings(ctx context.Context, tx *sql.Tx, query string, args ...any) ([]string, error) {
-	rows, err := tx.QueryContext(ctx, query, args...)
+func queryStrings(ctx context.Context, q queryer, query string, args ...any) ([]string, error) {
+	rows, err := q.QueryContext(ctx, query, args...)
 	if err != nil {
 		return nil, err
 	}
