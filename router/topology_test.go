@@ -74,6 +74,9 @@ func TestLiveTopology(t *testing.T) {
 	require.Eventually(t, func() bool { return oldSys.sb.Ledger().Refused >= 3 }, 10*time.Second, 10*time.Millisecond)
 	resp := op(http.MethodPost, "/v1/authorities/"+old+"/suspend", map[string]any{"reason": "maintenance"})
 	require.Equal(t, http.StatusOK, resp.Status, string(resp.Body))
+	// Suspension stops new attempts; one that read the entry before it changed still ends (refused by
+	// the failing system here). Mend the system only once no refusal came for several retry periods.
+	refusalsSettle(t, oldSys.sb, 700*time.Millisecond)
 	require.NoError(t, oldSys.sb.SetOptions(sandbox.Options{}))
 	time.Sleep(1500 * time.Millisecond) // several retry periods: nothing may arrive while suspended
 	require.Zero(t, oldSys.sb.Ledger().Documents, "a suspended authority receives nothing")
@@ -106,4 +109,16 @@ func TestLiveTopology(t *testing.T) {
 		}
 	}
 	require.Equal(t, 3, moved, "delivery_retargeted on the timeline of each moved case")
+}
+
+// refusalsSettle waits until the sandbox has refused nothing for quiet: no attempt is in flight.
+func refusalsSettle(t *testing.T, sb *sandbox.Server, quiet time.Duration) {
+	t.Helper()
+	last, since := sb.Ledger().Refused, time.Now()
+	require.Eventually(t, func() bool {
+		if n := sb.Ledger().Refused; n != last {
+			last, since = n, time.Now()
+		}
+		return time.Since(since) >= quiet
+	}, 15*time.Second, 20*time.Millisecond, "attempts started before the suspension end")
 }
