@@ -24,6 +24,9 @@ FUZZTIME ?= 10s
 FUZZTIME_SHORT ?= 5s
 TEST_TIMEOUT ?= 25m
 BENCH_TIMEOUT ?= 30m
+# `make soak`: how long the steady load runs (SOAK_RATE appeals/s, default 30).
+SOAK_DURATION ?= 30m
+SOAK_TIMEOUT ?= 120m
 BIN := bin/appealhub
 INTEGRATION_PKGS := ./internal/... ./router/... ./cmd/...
 
@@ -75,7 +78,7 @@ scale: ## Measure 10,000 authorities on a private RabbitMQ node, classic vs quor
 	bash scripts/scale.sh
 
 .PHONY: chaos
-chaos: ## Fault scenarios R0–R3, 2,000 appeals each, on a private broker node and PostgreSQL (docs/reliability.md; as root)
+chaos: ## Fault scenarios R0–R10 and N1 (three-node cluster), on private broker nodes and PostgreSQL (docs/reliability.md; as root)
 	bash scripts/chaos.sh
 
 .PHONY: test-reference
@@ -86,9 +89,18 @@ test-reference: ## Check the SEV 1207 adapter against reference material: make t
 fuzz: ## Run every fuzz target for FUZZTIME (default 60s here)
 	bash scripts/fuzz.sh $(FUZZTIME_LONG)
 
-bench: services ## Run the benchmarks once each (submissions/s, deliveries/s, latency)
+bench: services ## Run the benchmarks once each (submissions/s, deliveries/s, latency; the hub against a minimal pipeline)
 	$(TEST_ENV) $(GO) test -run '^$$' -bench . -benchtime 1x -timeout $(BENCH_TIMEOUT) ./internal/bench/...
 	$(TEST_ENV) $(GO) test -run '^$$' -bench '^BenchmarkStats$$' -benchtime 1x -timeout $(BENCH_TIMEOUT) ./internal/store
+
+.PHONY: bench-scale
+bench-scale: services ## The hub against the minimal pipeline with 5 MiB bodies, 1,000 and 10,000 authorities (docs/performance.md; as root)
+	bash scripts/bench-scale.sh
+
+.PHONY: soak
+soak: services ## The hub as an OS process at a steady rate for SOAK_DURATION (default 30m), its RSS sampled (docs/performance.md)
+	$(TEST_ENV) SOAK_DURATION=$(SOAK_DURATION) $(GO) test -tags soak -run '^$$' -bench '^BenchmarkSoak$$' -benchtime 1x \
+		-timeout $(SOAK_TIMEOUT) ./internal/bench/
 
 lint: ## gofmt must list nothing, go vet must pass; also golangci-lint and shellcheck when installed
 	@$(GOFMT_CHECK)

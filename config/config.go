@@ -262,6 +262,28 @@ type HTTP struct {
 	TrackPerMinute int `yaml:"track_per_minute" mapstructure:"track_per_minute"`
 	// TrackBurst is how many tracking requests one client address may send at once. Defaults to 10.
 	TrackBurst int `yaml:"track_burst" mapstructure:"track_burst"`
+	// TLS makes the API serve HTTPS itself (TLS 1.2 or later) instead of behind a TLS-terminating
+	// proxy, and optionally require client certificates. Defaults to none (plain HTTP).
+	TLS HTTPTLS `yaml:"tls" mapstructure:"tls"`
+}
+
+// HTTPTLS is the API's own HTTPS. The files are read when the hub starts; the CRL is read again
+// whenever its file changes.
+type HTTPTLS struct {
+	// CertFile is the PEM certificate (chain) the API presents. Set together with key_file.
+	// Defaults to "" (plain HTTP).
+	CertFile string `yaml:"cert_file" mapstructure:"cert_file"`
+	// KeyFile is the PEM private key of cert_file (secret: keep the file readable by the hub only).
+	// Defaults to "".
+	KeyFile string `yaml:"key_file" mapstructure:"key_file"`
+	// ClientCAFile, when set, is the PEM bundle of CAs that issue clients' certificates: every
+	// connection must then present a valid certificate chained to one of them, or the handshake
+	// fails. Needs cert_file. Defaults to "" (no client certificate asked for).
+	ClientCAFile string `yaml:"client_ca_file" mapstructure:"client_ca_file"`
+	// ClientCRLFile, when set, is a PEM or DER certificate revocation list signed by a CA of
+	// client_ca_file; a revoked client certificate fails the handshake. Needs client_ca_file.
+	// Defaults to "".
+	ClientCRLFile string `yaml:"client_crl_file" mapstructure:"client_crl_file"`
 }
 
 // Database configures the PostgreSQL connection.
@@ -285,6 +307,11 @@ type Broker struct {
 	// URL is the AMQP 0-9-1 URL (secret: its password is redacted when printed).
 	// Defaults to "amqp://guest:guest@127.0.0.1:5672/".
 	URL string `yaml:"url" mapstructure:"url"`
+	// FailoverURLs are the AMQP URLs of the other nodes of the same RabbitMQ cluster (secret like url).
+	// Every connection is opened to url first; after a failed dial or a lost connection the next
+	// attempt goes to the next URL in turn (url, then these, then url again), so a dead node costs
+	// one reconnect attempt. Defaults to none (url only).
+	FailoverURLs []string `yaml:"failover_urls,omitempty" mapstructure:"failover_urls"`
 	// Prefix is prepended to every exchange and queue name, so several hubs or tests share one broker.
 	// Defaults to "" (no prefix).
 	Prefix string `yaml:"prefix" mapstructure:"prefix"`
@@ -545,6 +572,11 @@ type Client struct {
 	TokenSHA256 string `yaml:"token_sha256" mapstructure:"token_sha256"`
 	// SignaturePolicy overrides signatures.policy for this client's submissions. Defaults to none.
 	SignaturePolicy ClientSignaturePolicy `yaml:"signature_policy,omitempty" mapstructure:"signature_policy"`
+	// CertSPKISHA256 binds the client to TLS client certificates: the hex SHA-256 of each allowed
+	// certificate's public key (SubjectPublicKeyInfo; several while a key is rotated). When set, the
+	// client's token is accepted only on a connection that presented one of them (needs
+	// http.tls.client_ca_file). Defaults to none (the token alone identifies the client).
+	CertSPKISHA256 []string `yaml:"cert_spki_sha256,omitempty" mapstructure:"cert_spki_sha256"`
 }
 
 // Authority is a seed entry of the authority address space.
@@ -588,7 +620,7 @@ func Default() Config {
 // WithDefaults returns a copy of c with every zero field set to its default. It does not modify c.
 func (c Config) WithDefaults() Config {
 	c.HTTP.Addr = cmp.Or(c.HTTP.Addr, DefaultHTTPAddr)
-	c.HTTP.PublicURL = cmp.Or(c.HTTP.PublicURL, publicURLFor(c.HTTP.Addr))
+	c.HTTP.PublicURL = cmp.Or(c.HTTP.PublicURL, publicURLFor(c.HTTP.Addr, c.HTTP.TLS.CertFile != ""))
 	c.HTTP.MaxBodyBytes = cmp.Or(c.HTTP.MaxBodyBytes, DefaultHTTPMaxBodyBytes)
 	c.HTTP.ReadHeaderTimeout = cmp.Or(c.HTTP.ReadHeaderTimeout, DefaultHTTPReadHeaderTimeout)
 	c.HTTP.ReadTimeout = cmp.Or(c.HTTP.ReadTimeout, DefaultHTTPReadTimeout)
@@ -660,7 +692,11 @@ func (c Config) WithDefaults() Config {
 	c.Signatures.External.Timeout = cmp.Or(c.Signatures.External.Timeout, DefaultSignaturesExternalTimeout)
 	c.Signatures.ReloadInterval = cmp.Or(c.Signatures.ReloadInterval, DefaultSignaturesReloadInterval)
 
+	c.Broker.FailoverURLs = cloneOrNil(c.Broker.FailoverURLs)
 	c.Clients = cloneOrNil(c.Clients)
+	for i := range c.Clients {
+		c.Clients[i].CertSPKISHA256 = cloneOrNil(c.Clients[i].CertSPKISHA256)
+	}
 	c.Authorities = cloneOrNil(c.Authorities)
 	c.TLSClients = cloneOrNil(c.TLSClients)
 	for i := range c.Authorities {
@@ -673,17 +709,21 @@ func (c Config) WithDefaults() Config {
 	return c
 }
 
-// publicURLFor is the default public URL for a listen address: "http://" + addr, with 127.0.0.1 standing
-// in for a missing or unspecified host.
-func publicURLFor(addr string) string {
+// publicURLFor is the default public URL for a listen address: "http://" + addr ("https://" when the
+// API serves TLS itself), with 127.0.0.1 standing in for a missing or unspecified host.
+func publicURLFor(addr string, tls bool) string {
+	scheme := "http://"
+	if tls {
+		scheme = "https://"
+	}
 	host, port, err := net.SplitHostPort(addr)
 	if err != nil {
-		return "http://" + addr
+		return scheme + addr
 	}
 	if host == "" || host == "0.0.0.0" || host == "::" {
 		host = "127.0.0.1"
 	}
-	return "http://" + net.JoinHostPort(host, port)
+	return scheme + net.JoinHostPort(host, port)
 }
 
 // cloneOrNil copies s so a filled copy never shares its backing array with the original; an empty

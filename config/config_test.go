@@ -101,6 +101,8 @@ func TestWithDefaults(t *testing.T) {
 		}
 		got := Config{HTTP: HTTP{PublicURL: "https://hub.example/"}}.WithDefaults().HTTP.PublicURL
 		require.Equal(t, "https://hub.example/", got)
+		got = Config{HTTP: HTTP{Addr: ":8443", TLS: HTTPTLS{CertFile: "c.pem", KeyFile: "c.key"}}}.WithDefaults().HTTP.PublicURL
+		require.Equal(t, "https://127.0.0.1:8443", got, "the hub's own TLS makes the default URL https")
 	})
 
 	t.Run("ListEntriesAndNoAliasing", func(t *testing.T) {

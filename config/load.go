@@ -205,10 +205,12 @@ func durationHook(from, to reflect.Type, data any) (any, error) {
 	return data, nil
 }
 
-// jsonListHook decodes a list given as a JSON array string (APPEALHUB_CLIENTS='[{…}]') into its
-// generic form, which the decoder then maps onto the struct fields by their keys.
+// jsonListHook decodes a list given as a JSON array string (APPEALHUB_CLIENTS='[{…}]',
+// APPEALHUB_BROKER_FAILOVER_URLS='["amqp://…"]') into its generic form, which the decoder then maps
+// onto the struct fields by their keys, or onto the strings.
 func jsonListHook(from, to reflect.Type, data any) (any, error) {
-	if from.Kind() != reflect.String || to.Kind() != reflect.Slice || to.Elem().Kind() != reflect.Struct {
+	if from.Kind() != reflect.String || to.Kind() != reflect.Slice ||
+		(to.Elem().Kind() != reflect.Struct && to.Elem().Kind() != reflect.String) {
 		return data, nil
 	}
 	s := strings.TrimSpace(data.(string))

@@ -20,6 +20,10 @@ func (c Config) Redacted() Config {
 	c.HTTP.PublicURL = redactURL(c.HTTP.PublicURL)
 	c.Database.URL = redactURL(c.Database.URL)
 	c.Broker.URL = redactURL(c.Broker.URL)
+	c.Broker.FailoverURLs = slices.Clone(c.Broker.FailoverURLs)
+	for i, u := range c.Broker.FailoverURLs {
+		c.Broker.FailoverURLs[i] = redactURL(u)
+	}
 	c.Authorities = slices.Clone(c.Authorities)
 	for i := range c.Authorities {
 		a := &c.Authorities[i]

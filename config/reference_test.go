@@ -82,7 +82,9 @@ func reference(t *testing.T) string {
 				walk(f.Type, path+".", fv)
 			case f.Type.Kind() == reflect.Slice:
 				row(path, "`"+EnvVar(path)+"` (JSON array)", dflt, meaning)
-				walk(f.Type.Elem(), path+"[].", reflect.Value{})
+				if f.Type.Elem().Kind() == reflect.Struct {
+					walk(f.Type.Elem(), path+"[].", reflect.Value{})
+				}
 			default:
 				env := "`" + EnvVar(path) + "`"
 				if !fv.IsValid() {

@@ -64,6 +64,7 @@ func (c Config) Validate() error {
 	v.positiveDuration("http.read_timeout", c.HTTP.ReadTimeout)
 	v.positiveDuration("http.write_timeout", c.HTTP.WriteTimeout)
 	v.positiveDuration("http.idle_timeout", c.HTTP.IdleTimeout)
+	v.httpTLS(c.HTTP.TLS)
 	if c.HTTP.ReadHeaderTimeout > c.HTTP.ReadTimeout && c.HTTP.ReadTimeout > 0 {
 		v.add("http.read_header_timeout", "must not exceed http.read_timeout (%s)", c.HTTP.ReadTimeout)
 	}
@@ -86,6 +87,9 @@ func (c Config) Validate() error {
 
 	// broker
 	v.serviceURL("broker.url", c.Broker.URL, "amqp", "amqps")
+	for i, u := range c.Broker.FailoverURLs {
+		v.serviceURL(fmt.Sprintf("broker.failover_urls[%d]", i), u, "amqp", "amqps")
+	}
 	if !amqpNameRE.MatchString(c.Broker.Prefix) {
 		v.add("broker.prefix", "must be at most 64 letters, digits or . _ : -")
 	}
@@ -223,7 +227,7 @@ func (c Config) Validate() error {
 	v.oneOf("log.level", c.Log.Level, LogLevelDebug, LogLevelInfo, LogLevelWarn, LogLevelError)
 	v.oneOf("log.format", c.Log.Format, LogFormatJSON, LogFormatConsole)
 
-	v.clients(c.Clients)
+	v.clients(c.Clients, c.HTTP.TLS.ClientCAFile != "")
 	v.authorities(c.Authorities)
 	v.signatures(c)
 
@@ -299,7 +303,7 @@ func (v *validator) serviceURL(path, raw string, schemes ...string) {
 	}
 }
 
-func (v *validator) clients(clients []Client) {
+func (v *validator) clients(clients []Client, clientCerts bool) {
 	ids := map[string]int{}
 	hashes := map[string]int{}
 	for i, cl := range clients {
@@ -321,6 +325,14 @@ func (v *validator) clients(clients []Client) {
 		case cl.Kind != ClientAuthority && cl.Authority != "":
 			v.add(p+".authority", "must be empty unless kind is authority")
 		}
+		for j, pin := range cl.CertSPKISHA256 {
+			if !sha256HexRE.MatchString(pin) {
+				v.add(fmt.Sprintf("%s.cert_spki_sha256[%d]", p, j), "must be 64 hex characters (the SHA-256 of the certificate's public key)")
+			}
+		}
+		if len(cl.CertSPKISHA256) > 0 && !clientCerts {
+			v.add(p+".cert_spki_sha256", "needs http.tls.client_ca_file (client certificates are not asked for)")
+		}
 		hash := strings.ToLower(cl.TokenSHA256)
 		switch {
 		case !sha256HexRE.MatchString(cl.TokenSHA256):
@@ -330,6 +342,19 @@ func (v *validator) clients(clients []Client) {
 		default:
 			hashes[hash] = i + 1
 		}
+	}
+}
+
+// httpTLS checks that the API's TLS files come in the combinations that make sense.
+func (v *validator) httpTLS(t HTTPTLS) {
+	if (t.CertFile == "") != (t.KeyFile == "") {
+		v.add("http.tls.cert_file", "and http.tls.key_file are set together")
+	}
+	if t.ClientCAFile != "" && t.CertFile == "" {
+		v.add("http.tls.client_ca_file", "needs http.tls.cert_file (client certificates need HTTPS)")
+	}
+	if t.ClientCRLFile != "" && t.ClientCAFile == "" {
+		v.add("http.tls.client_crl_file", "needs http.tls.client_ca_file")
 	}
 }
 

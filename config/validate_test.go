@@ -135,6 +135,25 @@ func TestValidateRules(t *testing.T) {
 			"clients[1].authority: must be an EDRPOU code of 8 digits",
 			"clients[1].token_sha256: duplicates clients[0].token_sha256",
 		}},
+		{"TLSValid", func(c *Config) {
+			c.HTTP.TLS = HTTPTLS{CertFile: "c.pem", KeyFile: "c.key", ClientCAFile: "ca.pem", ClientCRLFile: "ca.crl"}
+			c.Clients = []Client{{ID: "p", Kind: ClientPortal, TokenSHA256: hashA, CertSPKISHA256: []string{strings.ToUpper(hashA)}}}
+		}, nil},
+		{"TLSProblems", func(c *Config) {
+			c.HTTP.TLS = HTTPTLS{KeyFile: "c.key", ClientCAFile: "ca.pem", ClientCRLFile: "ca.crl"}
+			c.Clients = []Client{{ID: "p", Kind: ClientPortal, TokenSHA256: hashA, CertSPKISHA256: []string{"abc"}}}
+		}, []string{
+			"http.tls.cert_file: and http.tls.key_file are set together",
+			"http.tls.client_ca_file: needs http.tls.cert_file (client certificates need HTTPS)",
+			"clients[0].cert_spki_sha256[0]: must be 64 hex characters (the SHA-256 of the certificate's public key)",
+		}},
+		{"TLSPinsWithoutClientCertificates", func(c *Config) {
+			c.HTTP.TLS = HTTPTLS{CertFile: "c.pem", KeyFile: "c.key", ClientCRLFile: "ca.crl"}
+			c.Clients = []Client{{ID: "p", Kind: ClientPortal, TokenSHA256: hashA, CertSPKISHA256: []string{hashA}}}
+		}, []string{
+			"http.tls.client_crl_file: needs http.tls.client_ca_file",
+			"clients[0].cert_spki_sha256: needs http.tls.client_ca_file (client certificates are not asked for)",
+		}},
 		{"AuthoritiesValid", func(c *Config) { c.Authorities = []Authority{authority} }, nil},
 		{"AuthorityProblems", func(c *Config) {
 			bad := Authority{Code: "42037682", Name: " ", Adapter: "JSON!", Endpoint: "127.0.0.1:8091", Status: "open"}

@@ -146,8 +146,9 @@ func newAttackBundle(t *testing.T) *attackBundle {
 
 // attackState is what a refused request must leave unchanged.
 type attackState struct {
-	Totals     store.Counts
+	Totals     store.Counts // events without the access_denied ones
 	Deliveries map[schemas.DeliveryStatus]int
+	Denied     int // access_denied events
 }
 
 func (b *attackBundle) state(t *testing.T) attackState {
@@ -157,7 +158,16 @@ func (b *attackBundle) state(t *testing.T) attackState {
 	require.NoError(t, err, "the tables are intact")
 	counts, err := b.env.Store.DeliveryCounts(ctx)
 	require.NoError(t, err, "the tables are intact")
-	return attackState{Totals: tot, Deliveries: counts}
+	caseless, err := b.env.Store.OperatorEvents(ctx, 100000)
+	require.NoError(t, err, "the tables are intact")
+	denied := 0
+	for _, e := range caseless {
+		if e.Type == store.EventAccessDenied {
+			denied++
+		}
+	}
+	tot.Events -= denied
+	return attackState{Totals: tot, Deliveries: counts, Denied: denied}
 }
 
 // attack is one bad request and its expected answer.
@@ -174,6 +184,9 @@ type attack struct {
 	mayShow []attackCase
 	// writes is set when the request is a normal one that may store something.
 	writes bool
+	// audited is set when the request asks for another authority's data: it stores nothing but
+	// one access_denied event.
+	audited bool
 }
 
 // run sends a, checks its answer and that nothing was stored, and returns the answer.
@@ -193,7 +206,12 @@ func (b *attackBundle) run(t *testing.T, a attack) hubtest.Response {
 		require.Equal(t, "Bearer", resp.Header.Get("WWW-Authenticate"))
 	}
 	if !a.writes {
-		require.Equal(t, before, b.state(t), "nothing stored")
+		after := b.state(t)
+		if a.audited {
+			require.Equal(t, before.Denied+1, after.Denied, "one access_denied event")
+			after.Denied = before.Denied
+		}
+		require.Equal(t, before, after, "nothing stored")
 	}
 	b.requireNoLeak(t, a, resp.Body)
 	return resp
@@ -304,22 +322,22 @@ func TestAttackTokens(t *testing.T) {
 		{name: "a made-up case id", path: "/v1/appeals/0191d7a8-0000-7000-8000-000000000000", token: b.portalA, status: 404, code: schemas.CodeNotFound},
 
 		// An authority and another authority's delivery (BOLA): not found.
-		{name: "A reads B's inbox", path: bPath + "/inbox", token: b.authA, status: 404, code: schemas.CodeNotFound},
-		{name: "A reads B's item on B's path", path: bPath + "/inbox/" + b.caseB.delivery, token: b.authA, status: 404, code: schemas.CodeNotFound},
-		{name: "A reads B's item on its own path", path: aPath + "/inbox/" + b.caseB.delivery, token: b.authA, status: 404, code: schemas.CodeNotFound},
-		{name: "A acks B's item on B's path", method: http.MethodPost, path: bPath + "/inbox/" + b.caseB.delivery + "/ack", token: b.authA, status: 404, code: schemas.CodeNotFound},
-		{name: "A acks B's item on its own path", method: http.MethodPost, path: aPath + "/inbox/" + b.caseB.delivery + "/ack", token: b.authA, status: 404, code: schemas.CodeNotFound},
-		{name: "A reports on B's delivery", method: http.MethodPost, path: aPath + "/messages", token: b.authA, header: jsonType,
+		{name: "A reads B's inbox", audited: true, path: bPath + "/inbox", token: b.authA, status: 404, code: schemas.CodeNotFound},
+		{name: "A reads B's item on B's path", audited: true, path: bPath + "/inbox/" + b.caseB.delivery, token: b.authA, status: 404, code: schemas.CodeNotFound},
+		{name: "A reads B's item on its own path", audited: true, path: aPath + "/inbox/" + b.caseB.delivery, token: b.authA, status: 404, code: schemas.CodeNotFound},
+		{name: "A acks B's item on B's path", audited: true, method: http.MethodPost, path: bPath + "/inbox/" + b.caseB.delivery + "/ack", token: b.authA, status: 404, code: schemas.CodeNotFound},
+		{name: "A acks B's item on its own path", audited: true, method: http.MethodPost, path: aPath + "/inbox/" + b.caseB.delivery + "/ack", token: b.authA, status: 404, code: schemas.CodeNotFound},
+		{name: "A reports on B's delivery", audited: true, method: http.MethodPost, path: aPath + "/messages", token: b.authA, header: jsonType,
 			body: msgA(b.caseB.delivery), status: 404, code: schemas.CodeNotFound},
-		{name: "A reports on B's path", method: http.MethodPost, path: bPath + "/messages", token: b.authA, header: xmlType,
+		{name: "A reports on B's path", audited: true, method: http.MethodPost, path: bPath + "/messages", token: b.authA, header: xmlType,
 			body: ackOf(b.caseB.delivery), status: 404, code: schemas.CodeNotFound},
-		{name: "B acknowledges A's delivery in SEV 1207", method: http.MethodPost, path: bPath + "/messages", token: b.authB, header: xmlType,
+		{name: "B acknowledges A's delivery in SEV 1207", audited: true, method: http.MethodPost, path: bPath + "/messages", token: b.authB, header: xmlType,
 			body: ackOf(b.caseA.delivery), status: 404, code: schemas.CodeNotFound},
 		{name: "A names B's authority_id in the body", method: http.MethodPost, path: aPath + "/messages", token: b.authA, header: jsonType,
 			body:   message("registered", "attack-msg-authority-id", b.caseB.delivery, `,"authority_id":"`+attackSEV+`","registration_number":"X-1","registration_date":"2026-11-27T09:30:00Z"`),
 			status: 400, code: schemas.CodeSchemaViolation},
 		{name: "A's delivery state on an operator route", path: bPath + "/delivery", token: b.authA, status: 403, code: schemas.CodeForbidden},
-		{name: "authority with a Host trick", path: bPath + "/inbox", token: b.authA, header: with(http.Header{}, "X-Forwarded-For", "127.0.0.1"),
+		{name: "authority with a Host trick", audited: true, path: bPath + "/inbox", token: b.authA, header: with(http.Header{}, "X-Forwarded-For", "127.0.0.1"),
 			status: 404, code: schemas.CodeNotFound},
 	}
 	for _, tt := range tests {

@@ -4,9 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/google/uuid"
+	"go.uber.org/zap"
 
 	"appealhub/adapters"
 	"appealhub/router/delivery"
@@ -40,6 +43,7 @@ func (h *Hub) InboxDocument(ctx context.Context, authority, id string) (string, 
 	}
 	task, err := h.store.InboxTask(ctx, authority, id)
 	if errors.Is(err, schemas.ErrNotFound) {
+		h.crossTenant(ctx, authority, "inbox_read", []string{id})
 		return "", nil, schemas.Errorf(schemas.CodeNotFound, "no such inbox item")
 	}
 	if err != nil {
@@ -63,6 +67,7 @@ func (h *Hub) AckInbox(ctx context.Context, authority, id string) error {
 	}
 	err := h.store.InboxAck(ctx, authority, id, h.clock.Now().UTC())
 	if errors.Is(err, schemas.ErrNotFound) {
+		h.crossTenant(ctx, authority, "inbox_ack", []string{id})
 		return schemas.Errorf(schemas.CodeNotFound, "no such inbox item")
 	}
 	if err != nil {
@@ -103,5 +108,40 @@ func (h *Hub) ReceiveMessages(ctx context.Context, authority, mediaType string, 
 	if len(msgs) == 0 {
 		return nil, schemas.Errorf(schemas.CodeMalformedMessage, "the body carries no message")
 	}
-	return h.tracker.Apply(ctx, authority, msgs)
+	results, err := h.tracker.Apply(ctx, authority, msgs)
+	if perr, ok := errors.AsType[*schemas.Error](err); ok && perr.Code == schemas.CodeNotFound {
+		ids := make([]string, 0, len(msgs))
+		for _, m := range msgs {
+			ids = append(ids, m.Of)
+		}
+		h.crossTenant(ctx, authority, "message", ids)
+	}
+	return results, err
+}
+
+// crossTenant records, in the audit chain, an authority's request that named another authority's
+// deliveries (the answer is 404 all the same; a failure to record is logged).
+func (h *Hub) crossTenant(ctx context.Context, authority, action string, deliveryIDs []string) {
+	recorded, err := h.store.RecordCrossTenantAccess(ctx, authority, action, deliveryIDs, h.clock.Now().UTC())
+	switch {
+	case err != nil:
+		h.logger.Error("a cross-tenant request could not be recorded", zap.String("authority", authority), zap.Error(err))
+	case recorded:
+		h.logger.Warn("an authority asked for another authority's delivery", zap.String("authority", authority),
+			zap.String("action", action))
+	}
+}
+
+// AccessDenied implements httpapi.AccessAuditor: an authority's client on another authority's path.
+func (h *Hub) AccessDenied(ctx context.Context, clientID, action, object string) {
+	if !utf8.ValidString(object) || strings.ContainsRune(object, 0) || len(object) > 64 {
+		return // not a code of the registry
+	}
+	recorded, err := h.store.RecordPathAccessDenied(ctx, clientID, action, object, h.clock.Now().UTC())
+	switch {
+	case err != nil:
+		h.logger.Error("a denied access could not be recorded", zap.String("client_id", clientID), zap.Error(err))
+	case recorded:
+		h.logger.Warn("a client asked for another authority's path", zap.String("client_id", clientID), zap.String("action", action))
+	}
 }

@@ -31,13 +31,14 @@ var (
 	_ console.CaseTracer     = (*consolePorts)(nil)
 	_ console.Registry       = (*consolePorts)(nil)
 	_ console.DeadlineReader = (*consolePorts)(nil)
+	_ console.Denials        = (*consolePorts)(nil)
 )
 
 // consoleMounts are the handlers of the operators' console.
 func (h *Hub) consoleMounts() []httpapi.Mount {
 	ports := &consolePorts{h: h}
 	deps := console.Deps{Accounts: ports, Sessions: ports, Queues: ports, DeadLetters: ports, DeadActions: ports,
-		Traces: ports, Registry: ports, Deadlines: ports}
+		Traces: ports, Registry: ports, Deadlines: ports, Denials: ports}
 	if stats := h.statsReader(); stats != nil {
 		deps.Stats = stats
 	}
@@ -72,6 +73,11 @@ func (p *consolePorts) Operator(ctx context.Context, login string) (console.Acco
 // StartSession implements console.Sessions.
 func (p *consolePorts) StartSession(ctx context.Context, login string, tokenSHA256 []byte, now, expires time.Time) error {
 	return p.h.store.StartOperatorSession(ctx, login, tokenSHA256, now, expires)
+}
+
+// RecordDenied implements console.Denials.
+func (p *consolePorts) RecordDenied(ctx context.Context, login, action, object string, now time.Time) error {
+	return p.h.store.RecordOperatorDenied(ctx, login, action, object, now)
 }
 
 // Session implements console.Sessions.
@@ -138,7 +144,7 @@ func (p *consolePorts) brokerDepths(ctx context.Context) [2]console.QueueDepth {
 		return p.depths
 	}
 	cfg := p.h.cfg
-	bcfg := broker.Config{URL: cfg.Broker.URL, Names: broker.Names{Prefix: cfg.Broker.Prefix}, QueueType: cfg.Broker.QueueType,
+	bcfg := broker.Config{URL: cfg.Broker.URL, FailoverURLs: cfg.Broker.FailoverURLs, Names: broker.Names{Prefix: cfg.Broker.Prefix}, QueueType: cfg.Broker.QueueType,
 		DeliveryLimit: cfg.Broker.DeliveryLimit, Heartbeat: cfg.Broker.Heartbeat, ConnectionName: "appealhub.console"}
 	ctx, cancel := context.WithTimeout(ctx, consoleInspectTimeout)
 	defer cancel()

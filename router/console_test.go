@@ -166,6 +166,8 @@ func TestConsoleActionsAreSealedInTheAuditChain(t *testing.T) {
 	require.Contains(t, got, "operator_action admin1 registry_update official name changed")
 	require.Contains(t, got, "operator_signed_out oper1  ")
 	require.Contains(t, got, "operator_signed_out admin1  ")
+	require.Contains(t, got, "operator_denied viewer1 dead_redrive ", "a refused action is recorded too")
+	require.Contains(t, got, "operator_denied viewer1 registry_update ")
 	var redriven []schemas.Event
 	for _, e := range trace.Case.Events {
 		if e.Type == store.EventDeliveryRedriven {

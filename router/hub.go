@@ -144,7 +144,7 @@ func New(ctx context.Context, cfg config.Config, opts Options) (*Hub, error) {
 		_ = st.Close()
 		return nil, err
 	}
-	bcfg := broker.Config{URL: cfg.Broker.URL, Names: broker.Names{Prefix: cfg.Broker.Prefix},
+	bcfg := broker.Config{URL: cfg.Broker.URL, FailoverURLs: cfg.Broker.FailoverURLs, Names: broker.Names{Prefix: cfg.Broker.Prefix},
 		QueueType: cfg.Broker.QueueType, DeliveryLimit: cfg.Broker.DeliveryLimit, Heartbeat: cfg.Broker.Heartbeat,
 		PublishTimeout: cfg.Broker.PublishTimeout, ReconnectMin: cfg.Broker.ReconnectMin,
 		ReconnectMax: cfg.Broker.ReconnectMax, ChannelsPerConnection: cfg.Broker.ChannelsPerConnection,
@@ -197,12 +197,28 @@ func New(ctx context.Context, cfg config.Config, opts Options) (*Hub, error) {
 	h.registerMetrics()
 	hcfg := httpapi.Config{Addr: cfg.HTTP.Addr, MaxBodyBytes: cfg.HTTP.MaxBodyBytes, ReadHeaderTimeout: cfg.HTTP.ReadHeaderTimeout,
 		ReadTimeout: cfg.HTTP.ReadTimeout, WriteTimeout: cfg.HTTP.WriteTimeout, IdleTimeout: cfg.HTTP.IdleTimeout,
-		TrackPerMinute: cfg.HTTP.TrackPerMinute, TrackBurst: cfg.HTTP.TrackBurst}
+		TrackPerMinute: cfg.HTTP.TrackPerMinute, TrackBurst: cfg.HTTP.TrackBurst, ClientCertPins: clientCertPins(cfg.Clients)}
+	if hcfg.TLS, err = httpapi.ServerTLS(httpapi.TLSFiles{CertFile: cfg.HTTP.TLS.CertFile, KeyFile: cfg.HTTP.TLS.KeyFile,
+		ClientCAFile: cfg.HTTP.TLS.ClientCAFile, ClientCRLFile: cfg.HTTP.TLS.ClientCRLFile}, logger); err != nil {
+		_ = st.Close()
+		return nil, err
+	}
 	handler := httpapi.NewHandler(hcfg, httpapi.Deps{Auth: h, Submitter: h, Cases: h, Ready: h, Authorities: h, Registry: h,
 		Delivery: h, Receipts: h, Notifications: h, Timelines: h, Overdue: h, Stats: h.statsReader(),
-		Mounts: append(h.consoleMounts(), h.observabilityMounts()...)}, logger)
+		Mounts: append(h.consoleMounts(), h.observabilityMounts()...), Denials: h}, logger)
 	h.http = httpapi.NewServer(hcfg, handler, logger)
 	return h, nil
+}
+
+// clientCertPins maps each client bound to TLS client certificates to their public keys' hashes.
+func clientCertPins(clients []config.Client) map[string][]string {
+	pins := map[string][]string{}
+	for _, c := range clients {
+		if len(c.CertSPKISHA256) > 0 {
+			pins[c.ID] = c.CertSPKISHA256
+		}
+	}
+	return pins
 }
 
 // Store returns the hub's store (for the CLI and tests).

@@ -105,7 +105,7 @@ func validateDateTime(v any) error {
 // decodeStrictBase64 accepts canonical padded standard base64 only: no line breaks (which
 // encoding/base64 would skip) and no stray bits in the last character.
 func decodeStrictBase64(s string) ([]byte, error) {
-	if strings.ContainsAny(s, "\r\n") {
+	if strings.IndexByte(s, '\r') >= 0 || strings.IndexByte(s, '\n') >= 0 {
 		return nil, errors.New("line break in base64")
 	}
 	return base64.StdEncoding.Strict().DecodeString(s)
@@ -124,14 +124,14 @@ func decodeStrictBase64(s string) ([]byte, error) {
 //     territory; an attachment whose size or sha256 does not match its content. Fields lists every
 //     failing field (up to 1000) with its RFC 6901 pointer.
 //
-// The same bytes are scanned, validated and then unmarshalled, so what was validated is what is
-// returned.
+// After the encoding check the body is parsed once (submission_parse.go): the value the schema
+// validates is the value the submission is filled from, so what was validated is what is returned.
 func DecodeSubmission(body []byte) (Submission, error) {
 	var sub Submission
 	if err := checkEncoding(body); err != nil {
 		return sub, err
 	}
-	scan, err := scanTokens(body)
+	scan, err := parseJSON(body)
 	if err != nil {
 		return sub, err
 	}
@@ -139,10 +139,7 @@ func DecodeSubmission(body []byte) (Submission, error) {
 	if err != nil {
 		return sub, &Error{Code: CodeInternal, Detail: "submission schema unavailable", Err: err}
 	}
-	doc, err := jsonschema.UnmarshalJSON(bytes.NewReader(body))
-	if err != nil { // the scan accepted it, so this is not expected
-		return sub, &Error{Code: CodeMalformedJSON, Detail: "body is not valid JSON", Err: err}
-	}
+	doc := scan.doc
 	var problems []FieldProblem
 	if err := sch.Validate(doc); err != nil {
 		var verr *jsonschema.ValidationError
@@ -156,11 +153,10 @@ func DecodeSubmission(body []byte) (Submission, error) {
 		return sub, schemaViolation(problems)
 	}
 
-	dec := json.NewDecoder(bytes.NewReader(body))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&sub); err != nil {
-		// The schema accepted a value that encoding/json cannot hold: an integer written with a
-		// fraction or an exponent (1.0, 1e3).
+	sub, err = fillSubmission(scan)
+	if err != nil {
+		// The schema accepted a value that the submission type cannot hold: an integer written
+		// with a fraction or an exponent (1.0, 1e3).
 		problems := make([]FieldProblem, 0, len(scan.nonPlainNumbers))
 		for _, p := range scan.nonPlainNumbers {
 			problems = append(problems, FieldProblem{Pointer: p, Message: "must be written as a plain integer (no fraction or exponent)"})

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Fault scenarios (docs/reliability.md): the full profile of internal/chaos, R0–R3 with 2,000 appeals
-# each. Every scenario starts its own RabbitMQ node and PostgreSQL instance (own node name, ports
+# Fault scenarios (docs/reliability.md): the full profile of internal/chaos, R0–R10 with 2,000 appeals
+# each (R10: 500) and N1 on a three-node RabbitMQ cluster. Every scenario starts its own RabbitMQ node and PostgreSQL instance (own node name, ports
 # and data directories) under a private temporary directory, and never touches the shared services.
 # The figures are printed and written to artifacts/chaos.md.
 #

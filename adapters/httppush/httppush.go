@@ -12,9 +12,11 @@
 //   - a request that cannot be built (bad endpoint, empty delivery id, invalid header):
 //     permanent.
 //
-// Because the request carries an Idempotency-Key, net/http may itself resend it once when a reused
-// keep-alive connection turns out to be closed; receivers see the same key, which is what the key is
-// for.
+// A send is one request: net/http never resends it by itself. (A POST with an Idempotency-Key and
+// a rewindable body counts as replayable to net/http, which then resends it on every reused
+// keep-alive connection that closes without an answer, as many times as there are idle
+// connections and without backoff; the request is made non-replayable so that the worker's
+// attempts, counted and spaced by its backoff, are the only resends.)
 package httppush
 
 import (
@@ -210,6 +212,8 @@ func (t *Transport) newRequest(ctx context.Context, req adapters.Request) (*http
 	if err != nil {
 		return nil, fmt.Errorf("build request: %w", err)
 	}
+	// Not replayable: net/http must not resend the document itself (see the package documentation).
+	httpReq.GetBody = nil
 	for name, value := range req.Headers {
 		if !validHeaderName(name) || !validHeaderValue(value) {
 			return nil, fmt.Errorf("header %q: invalid name or value", name)

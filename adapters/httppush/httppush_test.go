@@ -364,3 +364,55 @@ func TestSendConcurrent(t *testing.T) {
 		require.Equal(t, 1, n, k)
 	}
 }
+
+// TestSendNotResentOnClosedConnections: a document that makes the receiving system drop the
+// connection without an answer is sent once per Send, however many idle keep-alive connections
+// the transport holds (net/http would resend a replayable POST on each of them).
+func TestSendNotResentOnClosedConnections(t *testing.T) {
+	t.Parallel()
+
+	const warm = 4
+	var mu sync.Mutex
+	arrived, crashes := 0, 0
+	all := make(chan struct{})
+	b := setup(t, httppush.Config{}, func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		if string(body) == "crash" {
+			mu.Lock()
+			crashes++
+			mu.Unlock()
+			panic(http.ErrAbortHandler)
+		}
+		// Hold the warming requests until all have arrived, so that each has its own connection.
+		mu.Lock()
+		arrived++
+		if arrived == warm {
+			close(all)
+		}
+		mu.Unlock()
+		select {
+		case <-all:
+		case <-r.Context().Done():
+		}
+		w.WriteHeader(http.StatusOK)
+	})
+	var wg sync.WaitGroup
+	for range warm {
+		wg.Go(func() {
+			req := request(b.server.URL)
+			req.Body = []byte("warm")
+			_, err := b.transport.Send(context.Background(), req)
+			require.NoError(t, err)
+		})
+	}
+	wg.Wait()
+
+	req := request(b.server.URL)
+	req.Body = []byte("crash")
+	_, err := b.transport.Send(context.Background(), req)
+	require.Error(t, err)
+	require.False(t, adapters.IsPermanent(err), "no answer is transient: %v", err)
+	mu.Lock()
+	defer mu.Unlock()
+	require.Equal(t, 1, crashes, "sends of one document in one Send")
+}

@@ -82,6 +82,10 @@ func (Adapter) Name() string { return Name }
 // MediaType returns "application/json".
 func (Adapter) MediaType() string { return MediaType }
 
+// EncodesRawSubmission reports true: Encode reads the submission only from Document.Raw (embedded
+// verbatim), never from Document.Submission, so a caller need not decode the stored body for it.
+func (Adapter) EncodesRawSubmission() bool { return true }
+
 // Envelope is a decoded delivery document, as a receiving system sees it.
 type Envelope struct {
 	Format         string    `json:"format"`

@@ -23,12 +23,15 @@ import (
 	"appealhub/config"
 	"appealhub/internal/hubtest"
 	"appealhub/internal/sandbox"
+	"appealhub/internal/signature/signaturetest"
 	"appealhub/schemas"
 )
 
 func TestMain(m *testing.M) {
 	code := m.Run()
 	printSummary(os.Stdout)
+	printCompare(os.Stdout)
+	signaturetest.Cleanup()
 	if code == 0 {
 		// lib/pq's listener and net/http keep-alive goroutines wind down asynchronously after Close.
 		if err := goleak.Find(

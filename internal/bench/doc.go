@@ -11,7 +11,14 @@
 //     slowly) so that intake and the relay have the machine to themselves;
 //   - BenchmarkEndToEnd/{1KiB,64KiB}: appeals delivered per second from the first submission until
 //     the last delivery is recorded delivered, the p50/p99 end-to-end latency of each delivery
-//     (delivered_at − received_at, read back from the database), and the intake rate of that run.
+//     (delivered_at − received_at, read back from the database), and the intake rate of that run;
+//   - BenchmarkCompare/<size>-<authorities>/{hub,baseline}: the hub end to end over HTTPS with
+//     signatures required, against a minimal hand-written pipeline doing the same durable steps with
+//     the same libraries (baseline_test.go): appeals/s and p50/p99 end to end in a closed loop, then
+//     p99 in an open loop at half the hub's peak, and the ratio hub/baseline. BENCH_FULL=1 (make
+//     bench-scale) adds 5 MiB bodies and 1,000 and 10,000 authorities;
+//   - BenchmarkSoak (build tag soak, make soak): the hub as an OS process at a steady rate for
+//     SOAK_DURATION, its resident memory and goroutines sampled.
 //
 // A run checks its own outcome (every submission accepted, every delivery delivered once, one
 // document per delivery in the sandbox ledgers) and fails instead of reporting a figure when it is

@@ -41,8 +41,17 @@ type CPUSample struct {
 	Busy     time.Duration // all CPUs, every process, not idle or iowait
 	IRQ      time.Duration // part of Busy spent in interrupts: mostly loopback TCP, charged to no process
 	Self     time.Duration // this process: the hub, the portal clients and the sandbox systems
-	Postgres time.Duration // processes named postgres alive at both samples (the hub's pooled backends are)
+	Postgres time.Duration // processes named postgres (the hub's pooled backends are)
 	RabbitMQ time.Duration // processes named beam.smp
+	// servers is the CPU time of each postgres and beam.smp process by pid, so that Since counts
+	// only the processes alive at both samples (a backend that exited in between would otherwise
+	// subtract its whole lifetime).
+	servers map[int]serverCPU
+}
+
+type serverCPU struct {
+	rabbit bool
+	cpu    time.Duration
 }
 
 // ReadCPU samples the CPU time of the machine, this process, PostgreSQL and RabbitMQ from /proc.
@@ -51,26 +60,51 @@ func ReadCPU() CPUSample {
 	s := CPUSample{At: time.Now()}
 	s.Busy, s.IRQ = machineBusy()
 	s.Self = procCPU("/proc/self/stat")
+	s.servers = map[int]serverCPU{}
 	dirs, _ := filepath.Glob("/proc/[0-9]*")
 	for _, dir := range dirs {
 		raw, err := os.ReadFile(filepath.Join(dir, "comm"))
 		if err != nil {
 			continue
 		}
+		pid, err := strconv.Atoi(filepath.Base(dir))
+		if err != nil {
+			continue
+		}
 		switch strings.TrimSpace(string(raw)) {
 		case "postgres":
-			s.Postgres += procCPU(filepath.Join(dir, "stat"))
+			cpu := procCPU(filepath.Join(dir, "stat"))
+			s.Postgres += cpu
+			s.servers[pid] = serverCPU{cpu: cpu}
 		case "beam.smp":
-			s.RabbitMQ += procCPU(filepath.Join(dir, "stat"))
+			cpu := procCPU(filepath.Join(dir, "stat"))
+			s.RabbitMQ += cpu
+			s.servers[pid] = serverCPU{rabbit: true, cpu: cpu}
 		}
 	}
 	return s
 }
 
 // Since returns the CPU used between earlier and s.
+// PostgreSQL and RabbitMQ count the processes alive at both samples (when both were read from /proc).
 func (s CPUSample) Since(earlier CPUSample) CPUUse {
-	return CPUUse{Wall: s.At.Sub(earlier.At), Busy: s.Busy - earlier.Busy, IRQ: s.IRQ - earlier.IRQ,
+	u := CPUUse{Wall: s.At.Sub(earlier.At), Busy: s.Busy - earlier.Busy, IRQ: s.IRQ - earlier.IRQ,
 		Self: s.Self - earlier.Self, Postgres: s.Postgres - earlier.Postgres, RabbitMQ: s.RabbitMQ - earlier.RabbitMQ}
+	if s.servers != nil && earlier.servers != nil {
+		u.Postgres, u.RabbitMQ = 0, 0
+		for pid, now := range s.servers {
+			then, ok := earlier.servers[pid]
+			if !ok || then.rabbit != now.rabbit || now.cpu < then.cpu {
+				continue
+			}
+			if now.rabbit {
+				u.RabbitMQ += now.cpu - then.cpu
+			} else {
+				u.Postgres += now.cpu - then.cpu
+			}
+		}
+	}
+	return u
 }
 
 // CPUUse is the CPU time used over a wall-clock interval, split as in CPUSample.

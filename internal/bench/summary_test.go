@@ -85,6 +85,66 @@ func printSummary(w io.Writer) {
 	_ = tw.Flush()
 	_, _ = fmt.Fprintln(w, "intake p50/p99: accept latency (request sent → 202 read); e2e: delivered_at − received_at per delivery;\n"+
 		"cores: CPU used on average over the measured interval (intake only, or first submit → all delivered);\n"+
-		"postgres and rabbitmq: the whole servers, other clients included (postgres: live processes only, so\n"+
-		"backends that exited, e.g. other tests' sessions, land in other); irq: mostly loopback TCP.")
+		"postgres and rabbitmq: the whole servers, other clients included (processes alive at both ends of the\n"+
+		"interval only, so backends that started or exited in it, e.g. other tests' sessions, land in other);\n"+
+		"irq: mostly loopback TCP.")
+}
+
+// compareResult is one case of BenchmarkCompare: the hub's and the baseline's runs.
+type compareResult struct {
+	name      string
+	cc        compareCase
+	hub, base compareRun
+}
+
+var compares []compareResult
+
+func recordCompare(r compareResult) {
+	resultsMu.Lock()
+	defer resultsMu.Unlock()
+	compares = append(compares, r)
+}
+
+// printCompare writes the hub against the baseline, one line per case and side, if any ran.
+func printCompare(w io.Writer) {
+	resultsMu.Lock()
+	defer resultsMu.Unlock()
+	if len(compares) == 0 {
+		return
+	}
+	m := machine
+	_, _ = fmt.Fprintf(w, "\nAppeal Hub against the minimal pipeline (%s)\n", time.Now().UTC().Format(time.DateTime+" UTC"))
+	_, _ = fmt.Fprintf(w, "machine:  %s, %d cores, %s; load average before: %s\n", m.CPU, m.Cores, m.GoVersion, m.LoadBefore)
+	c := compares[0].hub.cfg
+	_, _ = fmt.Fprintf(w, "settings: HTTPS (TLS front) + CAdES signatures required; %s queues, delivery-limit %d;\n"+
+		"          prefetch %d per authority; database pool %d; relay batch %d, poll %s\n",
+		c.Broker.QueueType, c.Broker.DeliveryLimit, c.Delivery.Concurrency, c.Database.MaxOpenConns,
+		c.Relay.BatchSize, c.Relay.PollInterval)
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+	_, _ = fmt.Fprintln(tw, "case\tside\tbody B\tclients\tn\tappeals/s\tp50 ms\tp99 ms\tratio\t"+
+		"open rate/s\topen n\topen p50 ms\topen p99 ms\tlate\tcores: busy\tthis process\tpostgres\trabbitmq\tirq\tother\t")
+	for _, r := range compares {
+		ratio := r.hub.closed.rate() / r.base.closed.rate()
+		for _, side := range []struct {
+			name string
+			run  compareRun
+		}{{"hub", r.hub}, {"baseline", r.base}} {
+			k := side.run
+			cores := k.closed.cpu.Cores()
+			rs := "-"
+			if side.name == "hub" {
+				rs = fmt.Sprintf("%.2f", ratio)
+			}
+			_, _ = fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%d\t%.0f\t%.1f\t%.1f\t%s\t%.0f\t%d\t%.1f\t%.1f\t%d\t%.2f\t%.2f\t%.2f\t%.2f\t%.2f\t%.2f\t\n",
+				r.name, side.name, k.bodyBytes, r.cc.clients, k.closed.delivered, k.closed.rate(),
+				Millis(Percentile(k.closed.latencies, 50)), Millis(Percentile(k.closed.latencies, 99)), rs,
+				k.openRate, k.open.delivered, Millis(Percentile(k.open.latencies, 50)),
+				Millis(Percentile(k.open.latencies, 99)), k.openLate,
+				cores.Busy, cores.Self, cores.Postgres, cores.RabbitMQ, cores.IRQ, cores.Other)
+		}
+	}
+	_ = tw.Flush()
+	_, _ = fmt.Fprintln(w, "appeals/s, p50/p99: closed loop, first submission → last acknowledgement recorded; latency =\n"+
+		"acknowledgement recorded − received; ratio = hub/baseline appeals/s; open: fixed arrival rate = half the\n"+
+		"hub's closed-loop rate, for both sides; late = arrivals sent over 100 ms behind schedule; cores: closed loop.")
 }

@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"errors"
 	"fmt"
+	"net/url"
 	"time"
 )
 
@@ -47,6 +48,12 @@ const maxChannelMax = 1<<16 - 1
 type Config struct {
 	// URL is the AMQP URL (amqp:// or amqps://). Required. It carries credentials: never log it.
 	URL string
+	// FailoverURLs are further AMQP URLs of the same broker, normally the other nodes of a
+	// RabbitMQ cluster. A connection is opened to URL first; after a failed dial or a lost
+	// connection, the next attempt goes to the next URL in turn (URL, FailoverURLs[0], …, URL
+	// again), so a dead node costs one attempt. The one-shot helpers (Ping, Inspect, Get) try each
+	// URL in turn until one connects. Optional. They carry credentials: never log them.
+	FailoverURLs []string
 	// Names gives the AMQP object names. The zero value is the production naming.
 	Names Names
 	// Family says which queues a Publisher publishes to and declares, and a Consumer consumes:
@@ -104,6 +111,11 @@ func (c Config) Validate() error {
 	if c.URL == "" {
 		errs = append(errs, errors.New("url: must be set"))
 	}
+	for i, u := range c.FailoverURLs {
+		if u == "" {
+			errs = append(errs, fmt.Errorf("failover_urls[%d]: must be set", i))
+		}
+	}
 	if c.QueueType != QueueTypeQuorum && c.QueueType != QueueTypeClassic {
 		errs = append(errs, fmt.Errorf("queue_type: must be %q or %q, got %q", QueueTypeQuorum, QueueTypeClassic, c.QueueType))
 	}
@@ -136,6 +148,21 @@ func (c Config) Validate() error {
 		return fmt.Errorf("invalid broker config: %w", err)
 	}
 	return nil
+}
+
+// urls returns the URLs connections try, in turn: URL, then FailoverURLs.
+func (c Config) urls() []string {
+	return append([]string{c.URL}, c.FailoverURLs...)
+}
+
+// nodeOf returns the host:port of an AMQP URL, which names a broker node in logs without the
+// credentials; "" if the URL does not parse.
+func nodeOf(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return ""
+	}
+	return u.Host
 }
 
 // exchange is the exchange of c's family: the one a Publisher publishes to and queues are bound to.

@@ -41,7 +41,10 @@
 // declaring, each with its own supervisor. A supervisor goroutine dials, declares the base topology, lets its owner open
 // channels, then waits for the connection to die (NotifyClose) or for Stop. It then drops every
 // channel and dials again with exponential backoff and jitter (Config.ReconnectMin doubling up to
-// Config.ReconnectMax), forever, until stopped. Status reports the state, including
+// Config.ReconnectMax), forever, until stopped. With Config.FailoverURLs (the other nodes of a
+// cluster) each attempt after a failed dial or a lost connection goes to the next URL in turn, so
+// the connections of a node that died move to a live one at the first reconnect; quorum queues
+// are reachable through any node. Status reports the state, including
 // connection.blocked (NotifyBlocked is watched), for readiness checks.
 //
 // Every Notify* channel is buffered and always drained: amqp091-go drops a notification after

@@ -8,14 +8,15 @@ import (
 	amqp "github.com/rabbitmq/amqp091-go"
 )
 
-// oneShot dials a short-lived connection of its own, runs fn on it and closes it. ctx bounds
-// everything: when it ends the socket is closed, which fails any RPC in progress.
+// oneShot dials a short-lived connection of its own (to the first of cfg.urls() that answers),
+// runs fn on it and closes it. ctx bounds everything: when it ends the socket is closed, which
+// fails any RPC in progress.
 func oneShot(ctx context.Context, cfg Config, what string, fn func(conn *amqp.Connection) error) error {
 	cfg = cfg.WithDefaults()
 	if err := cfg.Validate(); err != nil {
 		return err
 	}
-	l, err := dial(ctx, cfg, cfg.ConnectionName+"."+what)
+	l, err := dialFirst(ctx, cfg, cfg.ConnectionName+"."+what)
 	if err != nil {
 		return err
 	}
@@ -29,6 +30,23 @@ func oneShot(ctx context.Context, cfg Config, what string, fn func(conn *amqp.Co
 		return errors.Join(ctxErr, err)
 	}
 	return err
+}
+
+// dialFirst dials each of cfg.urls() in turn and returns the first connection that opens, or
+// every dial's error.
+func dialFirst(ctx context.Context, cfg Config, name string) (*link, error) {
+	var errs []error
+	for _, u := range cfg.urls() {
+		l, err := dial(ctx, cfg, u, name)
+		if err == nil {
+			return l, nil
+		}
+		errs = append(errs, err)
+		if ctx.Err() != nil {
+			break
+		}
+	}
+	return nil, errors.Join(errs...)
 }
 
 // Ping dials the broker with cfg and closes the connection again. It reports whether the broker

@@ -49,9 +49,10 @@ func (l *link) close() {
 	})
 }
 
-// dial opens one connection with library recovery off (Config.Recovery stays nil: reconnecting
-// is the supervisor's job, see doc.go). ctx ending aborts the handshake.
-func dial(ctx context.Context, cfg Config, name string) (*link, error) {
+// dial opens one connection to rawURL (one of cfg.urls()) with library recovery off
+// (Config.Recovery stays nil: reconnecting is the supervisor's job, see doc.go). ctx ending
+// aborts the handshake.
+func dial(ctx context.Context, cfg Config, rawURL, name string) (*link, error) {
 	var (
 		mu  sync.Mutex
 		raw net.Conn
@@ -83,14 +84,14 @@ func dial(ctx context.Context, cfg Config, name string) (*link, error) {
 
 	props := amqp.NewConnectionProperties()
 	props.SetClientConnectionName(name)
-	conn, err := amqp.DialConfig(cfg.URL, amqp.Config{
+	conn, err := amqp.DialConfig(rawURL, amqp.Config{
 		Heartbeat:  cfg.Heartbeat,
 		Properties: props,
 		Dial:       dialer,
 		// Recovery deliberately nil.
 	})
 	if err != nil {
-		return nil, fmt.Errorf("dial broker: %w", err)
+		return nil, fmt.Errorf("dial broker %s: %w", nodeOf(rawURL), err)
 	}
 	mu.Lock()
 	defer mu.Unlock()
@@ -248,8 +249,10 @@ func (s *supervisor) run(ctx context.Context) {
 		MaxInterval:         s.cfg.ReconnectMax,
 	}
 	bo.Reset()
-	for {
-		l, err := dial(ctx, s.cfg, s.connName())
+	// Each attempt after a failed dial or a lost connection goes to the next URL in turn.
+	urls := s.cfg.urls()
+	for attempt := 0; ; attempt++ {
+		l, err := dial(ctx, s.cfg, urls[attempt%len(urls)], s.connName())
 		if err == nil {
 			var wasUp bool
 			wasUp, err = s.serve(ctx, l)
@@ -263,7 +266,8 @@ func (s *supervisor) run(ctx context.Context) {
 		s.setDisconnected(nil, err)
 		wait := min(bo.NextBackOff(), s.cfg.ReconnectMax)
 		s.log.Warn("broker connection down, reconnecting",
-			zap.String("role", s.role), zap.Error(err), zap.Duration("backoff", wait))
+			zap.String("role", s.role), zap.Error(err), zap.Duration("backoff", wait),
+			zap.String("next_node", nodeOf(urls[(attempt+1)%len(urls)])))
 		t := time.NewTimer(wait)
 		select {
 		case <-ctx.Done():

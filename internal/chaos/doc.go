@@ -14,6 +14,12 @@
 // the drain limit after the last fault, no hub panic, the hubs' goroutines within 10 % of their
 // baseline. Scenarios R0–R3 are in scenarios.go, R5 (faults in the authorities' systems)
 // and R9 (operator error on the broker) in scenarios_ops.go; a new one is a new Scenario value.
+// R6 and R7 (the broker's memory and disk alarms) are in scenarios_alarm.go, R8 (documents that
+// crash the authority's system, then redriven from the console) in scenarios_poison.go.
+// R4 (network toxics between the hubs and the broker) and R10 (forced reconnects with
+// deliveries in flight) are in scenarios_net.go. N1 (a node of a three-node broker cluster, the
+// leader of the busiest quorum queues, killed under load; Options.BrokerNodes, RabbitCluster) is
+// in cluster_n1.go.
 //
 // # Lifecycle
 //

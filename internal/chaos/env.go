@@ -47,6 +47,10 @@ type Options struct {
 	// ExpectDead, if set, tells the deliveries a scenario makes fail for good on purpose: the
 	// checker counts them as deliberately dead (Figures.DeadExpected), neither lost nor failing.
 	ExpectDead func(deliveryID string) bool
+	// BrokerNodes, when above 1, runs a RabbitMQ cluster of that many nodes (Env.Cluster) instead
+	// of one node; the hubs get every node's URL (broker.url and broker.failover_urls, not through
+	// the proxy) and Env.Rabbit is the first node.
+	BrokerNodes int
 }
 
 // Env is one run's world: a private broker node and PostgreSQL instance behind toxiproxy, the hub
@@ -55,6 +59,7 @@ type Options struct {
 type Env struct {
 	Dir       string
 	Rabbit    *RabbitNode
+	Cluster   *RabbitCluster // set with Options.BrokerNodes > 1; Rabbit is its first node
 	PG        *Postgres
 	Proxies   *Proxies
 	AMQPProxy *Proxy // the hubs' way to the broker
@@ -99,10 +104,14 @@ func NewEnv(t testing.TB, o Options) *Env {
 	t.Cleanup(func() { e.close(t) })
 
 	began := time.Now()
-	e.Rabbit, err = NewRabbitNode(filepath.Join(dir, "rabbit"))
-	must(t, err)
-	must(t, e.Rabbit.Start(ctx))
-	t.Logf("chaos: broker node %s on %s started in %s", e.Rabbit.Name, e.Rabbit.Addr(), time.Since(began).Round(time.Millisecond))
+	if o.BrokerNodes > 1 {
+		e.startCluster(t, ctx, o.BrokerNodes)
+	} else {
+		e.Rabbit, err = NewRabbitNode(filepath.Join(dir, "rabbit"))
+		must(t, err)
+		must(t, e.Rabbit.Start(ctx))
+		t.Logf("chaos: broker node %s on %s started in %s", e.Rabbit.Name, e.Rabbit.Addr(), time.Since(began).Round(time.Millisecond))
+	}
 	began = time.Now()
 	e.PG, err = NewPostgres(ctx, filepath.Join(dir, "pg"))
 	must(t, err)
@@ -170,6 +179,10 @@ func hubConfig(e *Env, endpoints map[string]string) config.Config {
 	cfg.Database.URL = fmt.Sprintf("postgres://postgres@%s/postgres?sslmode=disable&connect_timeout=5", e.PGProxy.Addr())
 	cfg.Database.MaxOpenConns, cfg.Database.MaxIdleConns = 20, 10
 	cfg.Broker.URL = fmt.Sprintf("amqp://guest:guest@%s/", e.AMQPProxy.Addr())
+	if e.Cluster != nil {
+		urls := e.Cluster.URLs()
+		cfg.Broker.URL, cfg.Broker.FailoverURLs = urls[0], urls[1:]
+	}
 	cfg.Broker.ReconnectMin, cfg.Broker.ReconnectMax = 100*time.Millisecond, 2*time.Second
 	cfg.Relay.PollInterval = 250 * time.Millisecond
 	cfg.Delivery.RequestTimeout = 5 * time.Second
@@ -213,7 +226,11 @@ func (e *Env) close(t testing.TB) {
 	if e.Proxies != nil {
 		e.Proxies.Close()
 	}
-	if e.Rabbit != nil {
+	if e.Cluster != nil {
+		if err := e.Cluster.Stop(ctx); err != nil {
+			errs = append(errs, err)
+		}
+	} else if e.Rabbit != nil {
 		if err := e.Rabbit.Stop(ctx); err != nil {
 			errs = append(errs, err)
 		}

@@ -34,6 +34,18 @@ type RabbitNode struct {
 
 // NewRabbitNode prepares (without starting) a node with free ports in dir, which it creates.
 func NewRabbitNode(dir string) (*RabbitNode, error) {
+	return newRabbitNode(dir, newCookie())
+}
+
+// newCookie returns a random Erlang cookie. The nodes of one cluster share theirs.
+func newCookie() string {
+	cookie := make([]byte, 20)
+	_, _ = rand.Read(cookie)
+	return strings.ToUpper(hex.EncodeToString(cookie))
+}
+
+// newRabbitNode prepares a node with free ports in dir and the given Erlang cookie.
+func newRabbitNode(dir, cookie string) (*RabbitNode, error) {
 	ports, err := FreePorts(2)
 	if err != nil {
 		return nil, err
@@ -46,10 +58,8 @@ func NewRabbitNode(dir string) (*RabbitNode, error) {
 			return nil, fmt.Errorf("rabbit node dir: %w", err)
 		}
 	}
-	cookie := make([]byte, 20)
-	_, _ = rand.Read(cookie)
 	files := map[string]string{
-		"home/.erlang.cookie": strings.ToUpper(hex.EncodeToString(cookie)),
+		"home/.erlang.cookie": cookie,
 		"rabbitmq-env.conf":   "",
 		"enabled_plugins":     "[].\n",
 		"rabbitmq.conf": fmt.Sprintf("listeners.tcp.1 = 127.0.0.1:%d\nloopback_users.guest = true\n"+

@@ -28,6 +28,9 @@ type Scenario struct {
 	Env   Options
 	// DrainLimit bounds the drain after the last fault. Defaults to DefaultDrainLimit.
 	DrainLimit time.Duration
+	// Before, if set, runs once the hubs are ready and before the load and the faults start: a
+	// fault that must be in effect when the load begins (it records its window in r.Log too).
+	Before func(ctx context.Context, r *Run) error
 	// Faults runs beside the load and returns when its (bounded) schedule is done or ctx is done.
 	// It records each fault window and its own figures in r.Log. nil means no fault.
 	Faults func(ctx context.Context, r *Run) error
@@ -189,6 +192,9 @@ func RunScenario(t testing.TB, sc Scenario) Report {
 	r := &Run{Env: env, Log: &FaultLog{}, LoadDone: make(chan struct{}),
 		Gen: NewGenerator(sc.Load, env.Token, strings.ToLower(sc.ID)+"-"+randomHex(4), env.URLs(), env.Codes)}
 
+	if sc.Before != nil {
+		must(t, sc.Before(ctx, r))
+	}
 	faultErr := make(chan error, 1)
 	go func() {
 		if sc.Faults == nil {

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"database/sql"
 	"encoding/json"
 	"fmt"
 	"hash/fnv"
@@ -11,6 +12,7 @@ import (
 	"maps"
 	"math/rand/v2"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -241,6 +243,38 @@ type dmsFaults struct {
 	rng       *rand.Rand
 	counts    map[string]int
 	permanent map[string]bool // delivery ids refused 422
+	// arrivals is when each send of a delivery first arrived, by delivery id and attempt number
+	// (the document's "attempt"): a send the reconciler repeats keeps its first arrival.
+	arrivals map[string]map[int]time.Time
+}
+
+// arrived records the arrival of a send of a delivery, read from its document.
+func (f *dmsFaults) arrived(key string, body []byte, at time.Time) {
+	var doc struct {
+		Attempt int `json:"attempt"`
+	}
+	if json.Unmarshal(body, &doc) != nil || doc.Attempt < 1 {
+		return
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.arrivals[key] == nil {
+		f.arrivals[key] = map[int]time.Time{}
+	}
+	if _, ok := f.arrivals[key][doc.Attempt]; !ok {
+		f.arrivals[key][doc.Attempt] = at
+	}
+}
+
+// sendArrivals returns a copy of the arrivals.
+func (f *dmsFaults) sendArrivals() map[string]map[int]time.Time {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	out := make(map[string]map[int]time.Time, len(f.arrivals))
+	for k, v := range f.arrivals {
+		out[k] = maps.Clone(v)
+	}
+	return out
 }
 
 // permanentFailure reports whether a delivery is one of those refused 422 on every send.
@@ -273,6 +307,13 @@ func (f *dmsFaults) wrap(_ string, next http.Handler) http.Handler {
 			next.ServeHTTP(w, r)
 			return
 		}
+		at := time.Now()
+		body, err := io.ReadAll(r.Body)
+		if err != nil {
+			return
+		}
+		f.arrived(key, body, at)
+		r.Body = io.NopCloser(bytes.NewReader(body))
 		if f.permanentFailure(key) {
 			f.count("422", key)
 			w.Header().Set("Content-Type", "application/problem+json")
@@ -290,12 +331,9 @@ func (f *dmsFaults) wrap(_ string, next http.Handler) http.Handler {
 			http.Error(w, "unavailable", http.StatusServiceUnavailable)
 		case dice < f.errorRate+f.slowRate:
 			f.count("slow", key)
-			// Read the document now (the hub closes the connection when it gives up), answer late
-			// and record it even so: the work of a slow system gets done after the client left.
-			body, err := io.ReadAll(r.Body)
-			if err != nil {
-				return
-			}
+			// The document is read already (the hub closes the connection when it gives up):
+			// answer late and record it even so: the work of a slow system gets done after the
+			// client left.
 			t := time.NewTimer(f.slow)
 			defer t.Stop()
 			<-t.C
@@ -314,11 +352,14 @@ func (f *dmsFaults) wrap(_ string, next http.Handler) http.Handler {
 // without an answer (commit-then-drop), and 2 % of deliveries refused 422 on every send. The hub
 // gets up to maxAttempts sends per delivery, and its breaker cools down in 5 s. Extra criteria: every delivery refused 422 is dead,
 // after at most delivery.max_attempts sends, and the checker counts it as deliberately dead (not
-// lost); no other delivery is dead; the systems record no document twice (a global criterion).
+// lost); no other delivery is dead; the systems record no document twice (a global criterion);
+// the backoff between one delivery's sends never shrinks beyond jitter and no send comes before it
+// is due (checkBackoff).
 func R5(appeals, rate, maxAttempts int) Scenario {
 	const requestTimeout = 5 * time.Second
 	faults := &dmsFaults{permanentPct: 2, errorRate: 0.20, slowRate: 0.10, slow: requestTimeout + time.Second,
-		rng: rand.New(rand.NewPCG(5, 5)), counts: map[string]int{}, permanent: map[string]bool{}}
+		rng: rand.New(rand.NewPCG(5, 5)), counts: map[string]int{}, permanent: map[string]bool{},
+		arrivals: map[string]map[int]time.Time{}}
 	return Scenario{
 		ID: "R5", Fault: "DMS 20% 503, 10% slow > request timeout, 5% commit-then-drop, 2% permanent 422",
 		Load: Load{Appeals: appeals, Rate: rate, Seed: 5},
@@ -359,6 +400,126 @@ func R5(appeals, rate, maxAttempts int) Scenario {
 				}
 			}
 			r.Log.Set("dead_attempts_max", strconv.Itoa(most))
+			b, err := checkBackoff(context.Background(), r.Env, faults.sendArrivals(), r.Env.Config.Delivery.BackoffJitter)
+			if err != nil {
+				rep.Fail("backoff: %v", err)
+				return
+			}
+			r.Log.Set("backoff_pairs", fmt.Sprintf("%d schedule, %d sends", b.pairs, b.sends))
+			r.Log.Set("backoff_pickup_max", round(b.pickupMax))
+			for _, f := range b.failures {
+				rep.Fail("%s", f)
+			}
+			if b.pairs == 0 || b.sends == 0 {
+				rep.Fail("no retried delivery to check the backoff on")
+			}
 		},
 	}
+}
+
+// retryRow is the outbox row of a retry: scheduled when attempt Attempt failed (Made, the time
+// the attempt was recorded) for Due.
+type retryRow struct {
+	Attempt   int
+	Made, Due time.Time
+}
+
+// backoffCheck is what checkBackoff found.
+type backoffCheck struct {
+	pairs     int           // consecutive pairs of waits compared
+	sends     int           // sends compared with their due time
+	pickupMax time.Duration // the longest a send arrived after it was due
+	failures  []string
+}
+
+// earlyTolerance absorbs the rounding of the stored times (microseconds) against the sandbox's
+// clock reading (the same clock).
+const earlyTolerance = 5 * time.Millisecond
+
+// checkBackoff checks the backoff between the sends of each delivery, joining the retry rows of
+// the outbox (each failed attempt k schedules attempt k+1: its wait w_k is the row's due time
+// minus the time attempt k was recorded) with the arrivals of the sends at the sandbox (by the
+// document's attempt number). Two things are checked:
+//
+//   - the wait never shrinks beyond jitter: for consecutive failed attempts k and k+1 that were
+//     both real sends (seen by the sandbox; an attempt made while the authority's breaker was open
+//     sends nothing and waits for the breaker, not its backoff), w_{k+1} ≥ w_k·(1−j)/(1+j) with j
+//     delivery.backoff_jitter (below the cap a wait doubles, so it even grows by at least
+//     2(1−j)/(1+j); at the cap it may shrink by that factor);
+//   - no send comes early: each send of attempt k+1 arrives at the sandbox no earlier than its due
+//     time (within earlyTolerance).
+//
+// So the interval the sandbox sees between the end of a failed send and the next send, w_k plus
+// the time the retry took to be picked up, published and consumed (reported as the pickup), never
+// shrinks beyond jitter except by the pickup of the earlier interval.
+func checkBackoff(ctx context.Context, env *Env, arrivals map[string]map[int]time.Time, jitter float64) (backoffCheck, error) {
+	var out backoffCheck
+	db, err := sql.Open("postgres", env.PG.URL("postgres"))
+	if err != nil {
+		return out, fmt.Errorf("open database: %w", err)
+	}
+	defer func() { _ = db.Close() }()
+	rows, err := db.QueryContext(ctx, `SELECT delivery_id::text, attempt, created_at, available_at FROM outbox
+		WHERE attempt > 0 ORDER BY delivery_id, attempt, id`)
+	if err != nil {
+		return out, fmt.Errorf("read retries: %w", err)
+	}
+	defer func() { _ = rows.Close() }()
+	retries := map[string][]retryRow{}
+	for rows.Next() {
+		var id string
+		var rr retryRow
+		if err := rows.Scan(&id, &rr.Attempt, &rr.Made, &rr.Due); err != nil {
+			return out, fmt.Errorf("read retries: %w", err)
+		}
+		// The reconciler may add a row for the same attempt: the first one is the retry.
+		if rs := retries[id]; len(rs) == 0 || rs[len(rs)-1].Attempt != rr.Attempt {
+			retries[id] = append(retries[id], rr)
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return out, fmt.Errorf("read retries: %w", err)
+	}
+	return backoffFindings(retries, arrivals, jitter), nil
+}
+
+// backoffFindings checks the retries of each delivery (in attempt order) against the arrivals of
+// its sends, as checkBackoff describes.
+func backoffFindings(retries map[string][]retryRow, arrivals map[string]map[int]time.Time, jitter float64) backoffCheck {
+	var out backoffCheck
+	ratio := (1 - jitter) / (1 + jitter)
+	for id, rs := range retries {
+		sent := arrivals[id]
+		for i, rr := range rs {
+			if at, ok := sent[rr.Attempt+1]; ok {
+				out.sends++
+				late := at.Sub(rr.Due)
+				out.pickupMax = max(out.pickupMax, late)
+				if late < -earlyTolerance {
+					out.failures = append(out.failures, fmt.Sprintf("delivery %s: attempt %d sent %s before it was due",
+						id, rr.Attempt+1, round(-late)))
+				}
+			}
+			if i == 0 {
+				continue
+			}
+			prev := rs[i-1]
+			_, prevSent := sent[prev.Attempt]
+			_, curSent := sent[rr.Attempt]
+			if prev.Attempt != rr.Attempt-1 || !prevSent || !curSent {
+				continue
+			}
+			out.pairs++
+			wPrev, wCur := prev.Due.Sub(prev.Made), rr.Due.Sub(rr.Made)
+			if float64(wCur) < float64(wPrev)*ratio-float64(time.Millisecond) {
+				out.failures = append(out.failures, fmt.Sprintf("delivery %s: wait after attempt %d is %s, after attempt %d it was %s",
+					id, rr.Attempt, round(wCur), prev.Attempt, round(wPrev)))
+			}
+		}
+	}
+	slices.Sort(out.failures)
+	if len(out.failures) > 5 {
+		out.failures = append(out.failures[:5], fmt.Sprintf("and %d more backoff failures", len(out.failures)-5))
+	}
+	return out
 }

@@ -123,6 +123,9 @@ func (c *Console) authed(next func(http.ResponseWriter, *http.Request, *session)
 		}
 		if r.Method == http.MethodPost {
 			r.Body = http.MaxBytesReader(w, r.Body, 1<<20)
+			if !c.checkForm(w, r, s) {
+				return
+			}
 			if !sameToken(r.PostFormValue(csrfField), s.csrf) {
 				c.logger.Warn("console request without a valid CSRF token", zap.String("operator", s.account.Login),
 					zap.String("path", r.URL.Path))
@@ -171,6 +174,9 @@ func (c *Console) showSignIn(w http.ResponseWriter, r *http.Request, status int,
 // success starts a session (recorded in the audit chain) and goes on.
 func (c *Console) signIn(w http.ResponseWriter, r *http.Request) {
 	r.Body = http.MaxBytesReader(w, r.Body, 64<<10)
+	if !c.checkForm(w, r, nil) {
+		return
+	}
 	ck, err := r.Cookie(signInCookie)
 	if err != nil || !sameToken(r.PostFormValue(csrfField), ck.Value) {
 		c.renderError(w, r, nil, http.StatusForbidden, "The sign-in form is stale or forged (CSRF check failed): reload it.")

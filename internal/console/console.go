@@ -73,6 +73,7 @@ type Deps struct {
 	Registry    Registry
 	Deadlines   DeadlineReader
 	Stats       StatsReader
+	Denials     Denials
 }
 
 // Console is the operators' console: an http.Handler serving every page under Config.BasePath. It

@@ -148,6 +148,7 @@ func (c *Console) discard(w http.ResponseWriter, r *http.Request, s *session) {
 func (c *Console) act(w http.ResponseWriter, r *http.Request, s *session, verb, done string,
 	do func([]string, Action) ([]string, error)) {
 	if !s.account.Role.ActsOnDeadLetters() {
+		c.denied(r, s, "dead_"+verb, strings.Join(r.PostForm["id"], ","))
 		c.renderError(w, r, s, http.StatusForbidden, "Your role ("+string(s.account.Role)+") may not "+verb+" dead letters.")
 		return
 	}

@@ -64,6 +64,12 @@ type Sessions interface {
 	EndSession(ctx context.Context, tokenSHA256 []byte, now time.Time) error
 }
 
+// Denials records, in the audit chain, an action an operator's role did not allow. It is called
+// concurrently. Optional: without it refusals are only logged.
+type Denials interface {
+	RecordDenied(ctx context.Context, login, action, object string, now time.Time) error
+}
+
 // QueueReader reports the state of the delivery queues. It is called concurrently and must not
 // block past ctx.
 type QueueReader interface {

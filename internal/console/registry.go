@@ -72,6 +72,7 @@ func (c *Console) showAuthority(w http.ResponseWriter, r *http.Request, s *sessi
 // and the change is an event in the audit chain.
 func (c *Console) updateAuthority(w http.ResponseWriter, r *http.Request, s *session) {
 	if !s.account.Role.EditsRegistry() {
+		c.denied(r, s, "registry_update", r.PathValue("code"))
 		c.renderError(w, r, s, http.StatusForbidden, "Your role ("+string(s.account.Role)+") may not edit the registry.")
 		return
 	}

@@ -23,6 +23,9 @@ func (h *handler) authenticateAuthority(w http.ResponseWriter, r *http.Request) 
 	}
 	code := r.PathValue("code")
 	if p.Kind != KindAuthority || p.Authority == "" || p.Authority != code {
+		if h.deps.Denials != nil && p.Kind == KindAuthority {
+			h.deps.Denials.AccessDenied(r.Context(), p.ClientID, r.Pattern, code)
+		}
 		writeProblem(w, r, schemas.CodeNotFound, "no such authority for this client", nil)
 		return "", false
 	}

@@ -271,6 +271,12 @@ func (h *handler) authenticate(w http.ResponseWriter, r *http.Request) (Principa
 		writeProblem(w, r, schemas.CodeUnauthorized, "the bearer token is not valid", nil)
 		return Principal{}, false
 	}
+	if pins := h.cfg.ClientCertPins[p.ClientID]; len(pins) > 0 && !certificateMatches(r, pins) {
+		h.logger.Warn("token presented without its client certificate",
+			zap.String("request_id", infoFrom(r.Context()).id), zap.String("client_id", p.ClientID))
+		writeProblem(w, r, schemas.CodeUnauthorized, "this client's token is valid only with its client certificate", nil)
+		return Principal{}, false
+	}
 	infoFrom(r.Context()).clientID = p.ClientID
 	return p, true
 }

@@ -3,6 +3,7 @@ package httpapi
 import (
 	"cmp"
 	"context"
+	"crypto/tls"
 	"net/http"
 	"time"
 
@@ -106,6 +107,13 @@ type Config struct {
 	// rate_limited. Default to 30 and 10.
 	TrackPerMinute int
 	TrackBurst     int
+	// TLS, when set, makes the server speak HTTPS (ServerTLS builds it from files). Defaults to
+	// none: plain HTTP, behind a TLS-terminating proxy.
+	TLS *tls.Config
+	// ClientCertPins binds clients to TLS client certificates: for a client id present here, its
+	// bearer token is accepted only on a connection that presented a certificate whose public key
+	// hashes (SPKISHA256) to one of the values. Defaults to none.
+	ClientCertPins map[string][]string
 }
 
 // WithDefaults returns a copy of c with every zero or negative field set to its default.
@@ -158,6 +166,16 @@ type Deps struct {
 	// Mounts are further handlers served behind the same request ids, request log and panic
 	// recovery (the operators' console, /metrics); each pattern is an http.ServeMux pattern.
 	Mounts []Mount
+	// Denials records an authenticated client's request for another authority's resources in the
+	// audit chain; nil only refuses them (404 either way).
+	Denials AccessAuditor
+}
+
+// AccessAuditor records that an authenticated client asked for what is not its own: clientID the
+// client, action the route, object what the request named (an authority code). It must not block
+// for long and reports its own failures (the answer is a 404 either way). It is called concurrently.
+type AccessAuditor interface {
+	AccessDenied(ctx context.Context, clientID, action, object string)
 }
 
 // Mount is a handler served at an http.ServeMux pattern beside the API's routes.

@@ -110,6 +110,14 @@ func decodeStrict(w http.ResponseWriter, r *http.Request, body []byte, v any) bo
 	if len(bytes.TrimSpace(body)) == 0 {
 		body = []byte("{}")
 	}
+	if err := schemas.CheckJSON(body); err != nil {
+		perr, _ := errors.AsType[*schemas.Error](err)
+		if perr == nil {
+			perr = &schemas.Error{Code: schemas.CodeMalformedJSON, Detail: "the body is not one JSON object"}
+		}
+		writeProblem(w, r, perr.Code, perr.Detail, perr.Fields)
+		return false
+	}
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {
@@ -134,6 +142,11 @@ func decodeStrict(w http.ResponseWriter, r *http.Request, body []byte, v any) bo
 	}
 	if _, err := dec.Token(); err != io.EOF {
 		writeProblem(w, r, schemas.CodeMalformedJSON, "data after the JSON object", nil)
+		return false
+	}
+	if pointer, bad := unknownKey(body, v); bad {
+		writeProblem(w, r, schemas.CodeSchemaViolation, "unknown field (names are case-sensitive)",
+			[]schemas.FieldProblem{{Pointer: pointer, Message: "unknown field"}})
 		return false
 	}
 	return true

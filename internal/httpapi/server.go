@@ -70,13 +70,18 @@ func (s *Server) Start(ctx context.Context) error {
 		return fmt.Errorf("listen on %s: %w", s.cfg.Addr, err)
 	}
 	s.ln, s.started = ln, true
+	serve := s.srv.Serve
+	if s.cfg.TLS != nil {
+		s.srv.TLSConfig = s.cfg.TLS.Clone()
+		serve = func(ln net.Listener) error { return s.srv.ServeTLS(ln, "", "") }
+	}
 	go func() {
 		defer close(s.done)
-		if err := s.srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		if err := serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			s.logger.Error("http server stopped serving", zap.Error(err))
 		}
 	}()
-	s.logger.Info("listening", zap.String("addr", ln.Addr().String()))
+	s.logger.Info("listening", zap.String("addr", ln.Addr().String()), zap.Bool("tls", s.cfg.TLS != nil))
 	return nil
 }
 

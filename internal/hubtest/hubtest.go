@@ -45,6 +45,9 @@ type Env struct {
 	AuthoritySync time.Duration
 	// ReadyWithin bounds how long Start waits for /readyz; 0 means 30s.
 	ReadyWithin time.Duration
+	// ReadyClient asks /readyz when the hub serves HTTPS (Config.HTTP.TLS): a client that trusts
+	// its certificate and presents one if asked. Nil means http.DefaultClient.
+	ReadyClient *http.Client
 	t           testing.TB
 }
 
@@ -122,8 +125,12 @@ func (e *Env) StartWithLogger(t testing.TB, logger *zap.Logger) *Hub {
 		defer cancel()
 		_ = h.Stop(ctx)
 	})
-	hub := &Hub{Hub: h, URL: "http://" + h.Addr()}
-	WaitReadyWithin(t, hub.URL, cmp.Or(e.ReadyWithin, 30*time.Second))
+	scheme := "http://"
+	if e.Config.HTTP.TLS.CertFile != "" {
+		scheme = "https://"
+	}
+	hub := &Hub{Hub: h, URL: scheme + h.Addr()}
+	waitReady(t, cmp.Or(e.ReadyClient, http.DefaultClient), hub.URL, cmp.Or(e.ReadyWithin, 30*time.Second))
 	return hub
 }
 
@@ -144,9 +151,14 @@ func WaitReady(t testing.TB, url string) {
 // WaitReadyWithin waits until url/readyz answers 200, at most within.
 func WaitReadyWithin(t testing.TB, url string, within time.Duration) {
 	t.Helper()
+	waitReady(t, http.DefaultClient, url, within)
+}
+
+func waitReady(t testing.TB, client *http.Client, url string, within time.Duration) {
+	t.Helper()
 	deadline := time.Now().Add(within)
 	for time.Now().Before(deadline) {
-		resp, err := http.Get(url + "/readyz")
+		resp, err := client.Get(url + "/readyz")
 		if err == nil {
 			_ = resp.Body.Close()
 			if resp.StatusCode == http.StatusOK {

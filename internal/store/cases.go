@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/lib/pq"
+
 	"appealhub/schemas"
 )
 
@@ -21,57 +23,88 @@ func (s *Store) CreateCase(ctx context.Context, nc schemas.NewCase, trackingPref
 // CreateCaseWithAccessCode is CreateCase that also stores accessCodeSHA256 (schemas.AccessCodeHash
 // of the citizen's access code; nil for none) with the new case, in the same transaction. A
 // replayed idempotency key keeps the first case's code.
+//
+// The case, its first event, its deliveries and their outbox rows are written by one statement
+// (createCaseSQL), which is atomic on its own: no transaction to begin and commit when the
+// submission carries no verified signatures, a transaction with the signatures otherwise. The idempotency check
+// is folded into the insert (ON CONFLICT DO NOTHING): when the key was used, nothing is written and
+// the first case is read back.
 func (s *Store) CreateCaseWithAccessCode(ctx context.Context, nc schemas.NewCase, trackingPrefix string,
 	accessCodeSHA256 []byte) (schemas.StoredCase, error) {
-	if existing, err := s.caseByKey(ctx, nc.ClientID, nc.IdempotencyKey); err == nil {
-		return existing, nil
-	} else if !errors.Is(err, ErrNotFound) {
-		return schemas.StoredCase{}, err
+	ids := make([]string, len(nc.Deliveries))
+	authorities := make([]string, len(nc.Deliveries))
+	rules := make([]string, len(nc.Deliveries))
+	reasons := make([]string, len(nc.Deliveries))
+	for i, d := range nc.Deliveries {
+		ids[i], authorities[i], rules[i], reasons[i] = d.ID, d.Authority, d.RoutingRule, d.RoutingReason
 	}
-	var out schemas.StoredCase
-	err := s.inTx(ctx, func(tx *sql.Tx) error {
-		var seq int64
-		if err := tx.QueryRowContext(ctx, `SELECT nextval('tracking_seq')`).Scan(&seq); err != nil {
-			return fmt.Errorf("next tracking number: %w", err)
-		}
-		tracking := fmt.Sprintf("%s%08d", trackingPrefix, seq)
-		_, err := tx.ExecContext(ctx, `
-			INSERT INTO appeals (id, tracking_number, client_id, idempotency_key, request_sha256,
-			                     case_kind, appeal_kind, body, trace_parent, received_at, access_code_sha256)
-			VALUES ($1, $2, $3, $4, $5, $6, NULLIF($7, ''), $8, $9, $10, $11)`,
-			nc.ID, tracking, nc.ClientID, nc.IdempotencyKey, nc.RequestSHA256,
-			string(nc.CaseKind), string(nc.AppealKind), nc.Body, nc.TraceParent, nc.ReceivedAt, accessCodeSHA256)
+	var tracking string
+	insert := func(q queryer) error {
+		err := q.QueryRowContext(ctx, createCaseSQL,
+			nc.ID, trackingPrefix, nc.ClientID, nc.IdempotencyKey, nc.RequestSHA256,
+			string(nc.CaseKind), string(nc.AppealKind), nc.Body, nc.TraceParent, nc.ReceivedAt, accessCodeSHA256,
+			string(schemas.EventSubmissionAccepted), string(schemas.StatusAccepted),
+			pq.Array(ids), pq.Array(authorities), pq.Array(rules), pq.Array(reasons)).Scan(&tracking)
 		if err != nil {
-			return fmt.Errorf("insert appeal: %w", mapErr(err))
+			return fmt.Errorf("insert case: %w", mapErr(err))
 		}
-		if _, err := tx.ExecContext(ctx, `
-			INSERT INTO events (appeal_id, type, status, created_at) VALUES ($1, $2, $3, $4)`,
-			nc.ID, string(schemas.EventSubmissionAccepted), string(schemas.StatusAccepted), nc.ReceivedAt); err != nil {
-			return fmt.Errorf("insert event: %w", err)
-		}
-		for _, d := range nc.Deliveries {
-			if err := insertDelivery(ctx, tx, nc.ID, d, "", nc.ReceivedAt); err != nil {
+		return nil
+	}
+	var err error
+	if len(nc.Signatures) == 0 {
+		err = insert(s.db)
+	} else {
+		err = s.inTx(ctx, func(tx *sql.Tx) error {
+			if err := insert(tx); err != nil {
 				return err
 			}
-		}
-		if err := insertSignatures(ctx, tx, nc); err != nil {
-			return err
-		}
-		out = schemas.StoredCase{ID: nc.ID, TrackingNumber: tracking, ReceivedAt: nc.ReceivedAt,
-			RequestSHA256: nc.RequestSHA256, Created: true}
-		return nil
-	})
-	if errors.Is(err, ErrDuplicate) {
-		// Another request with the same key committed first: answer with its case.
+			return insertSignatures(ctx, tx, nc)
+		})
+	}
+	if errors.Is(err, ErrNotFound) || errors.Is(err, ErrDuplicate) {
+		// The client already used the key (the insert wrote nothing), or another request with
+		// the same key committed first: answer with that case.
 		if existing, err2 := s.caseByKey(ctx, nc.ClientID, nc.IdempotencyKey); err2 == nil {
 			return existing, nil
+		} else if errors.Is(err, ErrNotFound) {
+			err = err2
 		}
 	}
 	if err != nil {
 		return schemas.StoredCase{}, fmt.Errorf("create case: %w", err)
 	}
-	return out, nil
+	return schemas.StoredCase{ID: nc.ID, TrackingNumber: tracking, ReceivedAt: nc.ReceivedAt,
+		RequestSHA256: nc.RequestSHA256, Created: true}, nil
 }
+
+// createCaseSQL writes a new case with its first event, one delivery per addressee ($14-$17:
+// ids, authority codes, routing rules and reasons, in the same order) and one outbox row per
+// delivery (attempt 0, due at once), and returns its tracking number: $2 followed by an 8-digit
+// sequence number. It writes nothing and returns no row when the client already used the
+// idempotency key. Like insertDelivery, it starts each delivery in status accepted.
+const createCaseSQL = `
+	WITH seq AS (SELECT nextval('tracking_seq') AS n),
+	appeal AS (
+		INSERT INTO appeals (id, tracking_number, client_id, idempotency_key, request_sha256,
+		                     case_kind, appeal_kind, body, trace_parent, received_at, access_code_sha256)
+		SELECT $1::uuid, $2::text || CASE WHEN n < 100000000 THEN lpad(n::text, 8, '0') ELSE n::text END,
+		       $3::text, $4::text, $5::bytea, $6::text, NULLIF($7::text, ''), $8::bytea, $9::text,
+		       $10::timestamptz, $11::bytea
+		FROM seq
+		ON CONFLICT (client_id, idempotency_key) DO NOTHING
+		RETURNING id, tracking_number),
+	accepted AS (
+		INSERT INTO events (appeal_id, type, status, created_at)
+		SELECT id, $12::text, $13::text, $10::timestamptz FROM appeal),
+	delivery AS (
+		INSERT INTO deliveries (id, appeal_id, authority_code, status, created_at, updated_at, routing_rule, routing_reason)
+		SELECT x.id, appeal.id, x.authority, $13::text, $10::timestamptz, $10::timestamptz, x.rule, x.reason
+		FROM appeal, unnest($14::uuid[], $15::text[], $16::text[], $17::text[]) AS x (id, authority, rule, reason)
+		RETURNING id, authority_code),
+	outbox_row AS (
+		INSERT INTO outbox (delivery_id, routing_key, attempt, available_at, created_at)
+		SELECT id, authority_code, 0, $10::timestamptz, $10::timestamptz FROM delivery)
+	SELECT tracking_number FROM appeal`
 
 // CaseByIdempotencyKey returns the case clientID submitted with the idempotency key (Created is
 // false), or ErrNotFound.

@@ -3,7 +3,6 @@ package store
 import (
 	"context"
 	"database/sql"
-	"errors"
 	"fmt"
 	"time"
 
@@ -14,89 +13,80 @@ import (
 func (s *Store) DeliveryTask(ctx context.Context, deliveryID string) (schemas.DeliveryTask, error) {
 	var t schemas.DeliveryTask
 	var timeoutMS int64
+	var signed bool // read the signatures only when the case has some: one round trip less
 	err := s.db.QueryRowContext(ctx, `
 		SELECT d.id, a.id, a.tracking_number, d.authority_code, d.status, d.attempts, a.received_at,
 		       a.body, a.trace_parent, au.status, au.mode, au.adapter, au.endpoint, au.token, au.tls_client,
-		       au.max_message_bytes, coalesce(au.request_timeout_ms, 0)
+		       au.max_message_bytes, coalesce(au.request_timeout_ms, 0),
+		       EXISTS (SELECT 1 FROM case_signatures cs WHERE cs.appeal_id = a.id)
 		FROM deliveries d
 		JOIN appeals a ON a.id = d.appeal_id
 		JOIN authorities au ON au.code = d.authority_code
 		WHERE d.id = $1`, deliveryID).
 		Scan(&t.DeliveryID, &t.AppealID, &t.TrackingNumber, &t.Authority, &t.Status, &t.Attempts, &t.ReceivedAt,
 			&t.Body, &t.TraceParent, &t.AuthorityStatus, &t.Mode, &t.Adapter, &t.Endpoint, &t.Token, &t.TLSClient,
-			&t.MaxMessageBytes, &timeoutMS)
+			&t.MaxMessageBytes, &timeoutMS, &signed)
 	if err != nil {
 		return t, fmt.Errorf("read delivery task: %w", mapErr(err))
 	}
 	t.RequestTimeout = time.Duration(timeoutMS) * time.Millisecond
-	if t.Signatures, err = s.signaturesOf(ctx, t.AppealID); err != nil {
-		return t, err
+	t.Signatures = []schemas.VerifiedSignature{}
+	if signed {
+		if t.Signatures, err = s.signaturesOf(ctx, t.AppealID); err != nil {
+			return t, err
+		}
 	}
 	return t, nil
 }
 
-// RecordOutcome records one delivery attempt in one transaction: the delivery's new state, an event,
-// and, when a retry is scheduled, the outbox row that will carry it. It applies only if the delivery
-// is still pending and no other attempt with the same number was recorded first (applied false
-// otherwise: a duplicate message, nothing changed).
+// RecordOutcome records one delivery attempt atomically: the delivery's new state, an event, and,
+// when a retry is scheduled, the outbox row that will carry it. It applies only if the delivery is
+// still pending and no other attempt with the same number was recorded first (applied false
+// otherwise: a duplicate message, nothing changed). It is one statement (recordOutcomeSQL), atomic
+// on its own: no transaction to begin and commit.
 func (s *Store) RecordOutcome(ctx context.Context, o schemas.DeliveryOutcome) (applied bool, err error) {
-	err = s.inTx(ctx, func(tx *sql.Tx) error {
-		var appealID, authority string
-		var previous schemas.DeliveryStatus
-		var next sql.NullTime
-		if o.Status == schemas.StatusQueued {
-			next = sql.NullTime{Time: o.NextAttemptAt, Valid: true}
-		}
-		err := tx.QueryRowContext(ctx, `SELECT status FROM deliveries WHERE id = $1 FOR UPDATE`, o.DeliveryID).Scan(&previous)
-		if errors.Is(err, sql.ErrNoRows) {
-			return nil
-		}
-		if err != nil {
-			return fmt.Errorf("lock delivery: %w", err)
-		}
-		err = tx.QueryRowContext(ctx, `
-			UPDATE deliveries SET
-			    status = $3, attempts = $2, last_error = $4, next_attempt_at = $5, updated_at = $6,
-			    reference = CASE WHEN $7 <> '' THEN $7 ELSE reference END,
-			    sent_at = CASE WHEN $3 IN ('sent', 'delivered') THEN coalesce(sent_at, $6) ELSE sent_at END,
-			    delivered_at = CASE WHEN $3 = 'delivered' THEN $6 ELSE delivered_at END
-			WHERE id = $1 AND attempts = $2 - 1 AND status IN ('accepted', 'queued')
-			RETURNING appeal_id, authority_code`,
-			o.DeliveryID, o.Attempt, string(o.Status), truncate(o.Error, 1000), next, o.At, o.Reference).
-			Scan(&appealID, &authority)
-		if errors.Is(err, sql.ErrNoRows) {
-			return nil
-		}
-		if err != nil {
-			return fmt.Errorf("update delivery: %w", err)
-		}
-		applied = true
-		if previous == schemas.StatusAccepted {
-			// The message outran the relay's commit: the timeline still shows the delivery queued first.
-			if err := insertEvent(ctx, tx, appealID, o.DeliveryID, schemas.EventDeliveryQueued, schemas.StatusQueued, "", o.At); err != nil {
-				return err
-			}
-		}
-		if _, err := tx.ExecContext(ctx, `
-			INSERT INTO events (appeal_id, delivery_id, type, status, detail, created_at)
-			VALUES ($1, $2, $3, $4, $5, $6)`,
-			appealID, o.DeliveryID, string(eventFor(o.Status)), string(o.Status), truncate(o.Error, 1000), o.At); err != nil {
-			return fmt.Errorf("insert event: %w", err)
-		}
-		if o.Status == schemas.StatusQueued {
-			if _, err := tx.ExecContext(ctx, `
-				INSERT INTO outbox (delivery_id, routing_key, attempt, available_at, created_at)
-				VALUES ($1, $2, $3, $4, $5)`, o.DeliveryID, authority, o.Attempt, o.NextAttemptAt, o.At); err != nil {
-				return fmt.Errorf("schedule retry: %w", err)
-			}
-		}
-		return nil
-	})
-	if err != nil {
+	var next sql.NullTime
+	if o.Status == schemas.StatusQueued {
+		next = sql.NullTime{Time: o.NextAttemptAt, Valid: true}
+	}
+	var n int
+	if err := s.db.QueryRowContext(ctx, recordOutcomeSQL,
+		o.DeliveryID, o.Attempt, string(o.Status), truncate(o.Error, 1000), next, o.At, o.Reference,
+		string(eventFor(o.Status)), string(schemas.EventDeliveryQueued), string(schemas.StatusQueued),
+		string(schemas.StatusAccepted)).Scan(&n); err != nil {
 		return false, fmt.Errorf("record delivery outcome: %w", err)
 	}
-	return applied, nil
+	return n > 0, nil
 }
+
+// recordOutcomeSQL locks the delivery first (prev), so that the status it had before this attempt
+// is read after any relay commit it waited for: when that status was still accepted (the message
+// outran the relay's commit), the timeline shows the delivery queued first, before the attempt's
+// own event (one INSERT, in that order). A retry ($3 = queued, $10) gets its outbox row.
+const recordOutcomeSQL = `
+	WITH prev AS (
+		SELECT id, status FROM deliveries WHERE id = $1 FOR UPDATE),
+	upd AS (
+		UPDATE deliveries d SET
+		    status = $3, attempts = $2, last_error = $4, next_attempt_at = $5, updated_at = $6,
+		    reference = CASE WHEN $7 <> '' THEN $7 ELSE d.reference END,
+		    sent_at = CASE WHEN $3 IN ('sent', 'delivered') THEN coalesce(d.sent_at, $6) ELSE d.sent_at END,
+		    delivered_at = CASE WHEN $3 = 'delivered' THEN $6 ELSE d.delivered_at END
+		FROM prev
+		WHERE d.id = prev.id AND d.attempts = $2 - 1 AND d.status IN ('accepted', 'queued')
+		RETURNING d.appeal_id, d.authority_code, prev.status AS previous),
+	recorded AS (
+		INSERT INTO events (appeal_id, delivery_id, type, status, detail, created_at)
+		SELECT upd.appeal_id, $1, e.type, e.status, e.detail, $6
+		FROM upd, LATERAL (VALUES
+		    (1, $9::text, $10::text, ''::text, upd.previous = $11::text),
+		    (2, $8::text, $3::text, $4::text, true)) AS e (ord, type, status, detail, wanted)
+		WHERE e.wanted
+		ORDER BY e.ord),
+	retry AS (
+		INSERT INTO outbox (delivery_id, routing_key, attempt, available_at, created_at)
+		SELECT $1, authority_code, $2, $5, $6 FROM upd WHERE $3 = $10::text)
+	SELECT count(*) FROM upd`
 
 func eventFor(status schemas.DeliveryStatus) schemas.EventType {
 	switch status {

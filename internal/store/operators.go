@@ -6,7 +6,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
+
+	"github.com/lib/pq"
 
 	"appealhub/schemas"
 )
@@ -33,6 +36,13 @@ const (
 	// EventOperatorAction: an operator changed something that concerns no case, such as a
 	// registry entry (a case-less event; the detail says what).
 	EventOperatorAction schemas.EventType = "operator_action"
+	// EventOperatorDenied: an operator tried an action their role does not allow and was refused
+	// (a case-less event; Action names it, Object what it was aimed at).
+	EventOperatorDenied schemas.EventType = "operator_denied"
+	// EventAccessDenied: an authority's client asked for another authority's path, inbox item or
+	// delivery and got 404 (a case-less event: Actor is the client or authority, Action what it
+	// tried, Object what it named).
+	EventAccessDenied schemas.EventType = "access_denied"
 	// EventDeliveryRedriven: an operator sent a dead delivery again, with a fresh series of attempts.
 	EventDeliveryRedriven schemas.EventType = "delivery_redriven"
 	// EventDeliveryDiscarded: an operator discarded a dead delivery: it stays dead and is no longer
@@ -115,6 +125,51 @@ func (s *Store) SetOperatorPassword(ctx context.Context, login, passwordHash, ac
 		return fmt.Errorf("set the password of operator %s: %w", login, err)
 	}
 	return nil
+}
+
+// RecordOperatorDenied records that login tried action on object and was refused for their role.
+func (s *Store) RecordOperatorDenied(ctx context.Context, login, action, object string, now time.Time) error {
+	err := s.inTx(ctx, func(tx *sql.Tx) error {
+		return insertOperatorEvent(ctx, tx, EventOperatorDenied, OperatorDetail{Actor: login, Action: action, Object: object}, now)
+	})
+	if err != nil {
+		return fmt.Errorf("record a refused operator action: %w", err)
+	}
+	return nil
+}
+
+// RecordPathAccessDenied records an access_denied event when authority, the code a client named
+// in a path that is not its own, is in the registry, and reports whether it did; a code that exists
+// nowhere records nothing (a probe of nothing is no attempt on someone else's data).
+func (s *Store) RecordPathAccessDenied(ctx context.Context, actor, action, authority string, now time.Time) (bool, error) {
+	d := OperatorDetail{Actor: actor, Action: action, Object: authority}
+	res, err := s.db.ExecContext(ctx, `
+		INSERT INTO events (appeal_id, delivery_id, type, status, detail, created_at)
+		SELECT NULL, NULL, $1, '', $2, $3
+		WHERE EXISTS (SELECT 1 FROM authorities WHERE code = $4)`,
+		string(EventAccessDenied), d.encode(), now, authority)
+	if err != nil {
+		return false, fmt.Errorf("record a denied access: %w", mapErr(err))
+	}
+	n, _ := res.RowsAffected()
+	return n > 0, nil
+}
+
+// RecordCrossTenantAccess records an access_denied event when one of deliveryIDs exists and is
+// another authority's than authority's, and reports whether it did; ids that exist nowhere record
+// nothing (a typo is not an attempt on someone else's data).
+func (s *Store) RecordCrossTenantAccess(ctx context.Context, authority, action string, deliveryIDs []string, now time.Time) (bool, error) {
+	d := OperatorDetail{Actor: "authority " + authority, Action: action, Object: strings.Join(deliveryIDs, ",")}
+	res, err := s.db.ExecContext(ctx, `
+		INSERT INTO events (appeal_id, delivery_id, type, status, detail, created_at)
+		SELECT NULL, NULL, $1, '', $2, $3
+		WHERE EXISTS (SELECT 1 FROM deliveries WHERE id::text = ANY($4) AND authority_code <> $5)`,
+		string(EventAccessDenied), d.encode(), now, pq.Array(deliveryIDs), authority)
+	if err != nil {
+		return false, fmt.Errorf("record a cross-tenant access: %w", err)
+	}
+	n, _ := res.RowsAffected()
+	return n > 0, nil
 }
 
 // Operator returns the operator login (ErrNotFound if there is none).

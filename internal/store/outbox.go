@@ -94,20 +94,19 @@ func (s *Store) RelayBatch(ctx context.Context, now time.Time, limit int, retryA
 		if len(okIDs) == 0 {
 			return nil
 		}
+		// One statement: the rows published, their deliveries queued (those still accepted) with
+		// an event each.
 		if _, err := tx.ExecContext(ctx, `
-			UPDATE outbox SET status = 'published', published_at = $2 WHERE id = ANY($1)`,
-			pq.Array(okIDs), now); err != nil {
-			return fmt.Errorf("mark outbox rows published: %w", err)
-		}
-		if _, err := tx.ExecContext(ctx, `
-			WITH queued AS (
+			WITH published AS (
+				UPDATE outbox SET status = 'published', published_at = $2 WHERE id = ANY($1::bigint[])),
+			queued AS (
 				UPDATE deliveries SET status = 'queued', updated_at = $2
-				WHERE id = ANY($1::uuid[]) AND status = 'accepted'
+				WHERE id = ANY($3::uuid[]) AND status = 'accepted'
 				RETURNING id, appeal_id)
 			INSERT INTO events (appeal_id, delivery_id, type, status, created_at)
-			SELECT appeal_id, id, $3, 'queued', $2 FROM queued`,
-			pq.Array(okDeliveries), now, string(schemas.EventDeliveryQueued)); err != nil {
-			return fmt.Errorf("mark deliveries queued: %w", err)
+			SELECT appeal_id, id, $4, 'queued', $2 FROM queued`,
+			pq.Array(okIDs), now, pq.Array(okDeliveries), string(schemas.EventDeliveryQueued)); err != nil {
+			return fmt.Errorf("mark outbox rows published and deliveries queued: %w", err)
 		}
 		published = len(okIDs)
 		return nil

@@ -51,9 +51,10 @@ type Config struct {
 
 // Store is the hub's database.
 type Store struct {
-	db     *sql.DB
-	dsn    string
-	schema string
+	db      *sql.DB
+	dsn     string
+	schema  string
+	clients clientCache // authenticated tokens (clients.go)
 }
 
 var schemaName = regexp.MustCompile(`^[a-z_][a-z0-9_]{0,40}$`)

@@ -390,6 +390,14 @@ func later(a, b time.Time) time.Time {
 	return a
 }
 
+// rawSubmissionEncoder is an optional capability of an adapter, found by type assertion
+// (adapters/jsondoc has it): an adapter that reports true reads the submission only from
+// Document.Raw, so Encode does not decode the stored body for it (for a 64 KiB submission that
+// decoding costs more than the rest of an attempt's encoding).
+type rawSubmissionEncoder interface {
+	EncodesRawSubmission() bool
+}
+
 // Encode encodes a stored delivery for its authority with adapter ad, as attempt number attempt
 // (1-based). Its errors are permanent: retrying cannot make a stored submission encodable.
 func Encode(ad adapters.Adapter, task schemas.DeliveryTask, attempt int) ([]byte, error) {
@@ -398,8 +406,10 @@ func Encode(ad adapters.Adapter, task schemas.DeliveryTask, attempt int) ([]byte
 		Authority: task.Authority, Attempt: attempt, ReceivedAt: task.ReceivedAt, Raw: task.Body,
 		Signatures: task.Signatures,
 	}
-	if err := json.Unmarshal(task.Body, &doc.Submission); err != nil {
-		return nil, adapters.Permanent(fmt.Errorf("stored submission unreadable: %w", err))
+	if raw, ok := ad.(rawSubmissionEncoder); !ok || !raw.EncodesRawSubmission() {
+		if err := json.Unmarshal(task.Body, &doc.Submission); err != nil {
+			return nil, adapters.Permanent(fmt.Errorf("stored submission unreadable: %w", err))
+		}
 	}
 	body, err := ad.Encode(doc)
 	if err != nil {
@@ -415,6 +425,11 @@ func (w *Worker) retryStore(ctx context.Context, fn func() error) error {
 		err := fn()
 		if err == nil {
 			return nil
+		}
+		if ctx.Err() != nil {
+			// Cut short by shutdown or by the loss of the delivery's channel (the broker
+			// redelivers the message): not a database failure worth a warning.
+			return err
 		}
 		w.logger.Warn("database unavailable; retrying", zap.Error(err))
 		t := time.NewTimer(min(100*time.Millisecond<<min(failures, 6), 5*time.Second))
