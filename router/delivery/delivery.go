@@ -28,6 +28,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -311,7 +312,7 @@ func (w *Worker) send(ctx context.Context, task schemas.DeliveryTask, attempt in
 	if task.Endpoint == "" {
 		return adapters.Reply{}, adapters.Permanent(errors.New("authority has no endpoint"))
 	}
-	body, err := Encode(ad, task, attempt)
+	body, err := w.encodeGuarded(ad, task, attempt)
 	if err != nil {
 		return adapters.Reply{}, err
 	}
@@ -334,13 +335,53 @@ func (w *Worker) send(ctx context.Context, task schemas.DeliveryTask, attempt in
 	if err != nil {
 		return adapters.Reply{}, err
 	}
-	reply, err := ad.DecodeReply(resp.MediaType, resp.Body)
+	reply, err := w.decodeReplyGuarded(ad, task.DeliveryID, resp)
 	if err != nil {
 		// The system took the document (2xx) but its answer is unreadable: it was sent, not confirmed.
 		w.logger.Warn("unreadable reply from the authority's system", zap.String("delivery_id", task.DeliveryID), zap.Error(err))
 		return adapters.Reply{}, nil
 	}
 	return reply, nil
+}
+
+// encodeGuarded is Encode with a panic of the adapter turned into a permanent error: a document
+// that crashes the adapter does so on every attempt, so its delivery goes dead at once with the
+// reason (an operator sees it and redrives it once the adapter is fixed) instead of the message
+// being requeued until the broker dead-letters it while the delivery stays queued.
+func (w *Worker) encodeGuarded(ad adapters.Adapter, task schemas.DeliveryTask, attempt int) (body []byte, err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			w.logAdapterPanic(task.DeliveryID, ad.Name(), "encode", p)
+			err = adapters.Permanent(fmt.Errorf("the %s adapter failed on this document: %s", ad.Name(), panicText(p)))
+		}
+	}()
+	return Encode(ad, task, attempt)
+}
+
+// decodeReplyGuarded is DecodeReply with a panic of the adapter turned into an error: the system
+// took the document, so the delivery is sent, as with any reply the hub cannot read.
+func (w *Worker) decodeReplyGuarded(ad adapters.Adapter, deliveryID string, resp adapters.Response) (reply adapters.Reply, err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			w.logAdapterPanic(deliveryID, ad.Name(), "decode reply", p)
+			reply, err = adapters.Reply{}, fmt.Errorf("the %s adapter failed on the reply: %s", ad.Name(), panicText(p))
+		}
+	}()
+	return ad.DecodeReply(resp.MediaType, resp.Body)
+}
+
+func (w *Worker) logAdapterPanic(deliveryID, adapter, step string, p any) {
+	w.logger.Error("adapter panicked", zap.String("delivery_id", deliveryID), zap.String("adapter", adapter),
+		zap.String("step", step), zap.String("panic", panicText(p)), zap.StackSkip("stack", 3))
+}
+
+// panicText describes a panic without its value unless it is a runtime error or an error of the
+// adapter's: a value passed to panic may hold parts of the document.
+func panicText(p any) string {
+	if re, ok := p.(runtime.Error); ok {
+		return "panic: " + re.Error()
+	}
+	return fmt.Sprintf("panic (%T)", p)
 }
 
 // sendThroughBreaker sends req unless the authority's breaker is open, bounded by the authority's
