@@ -402,133 +402,119 @@ func (p *jsonParser) string() (s string, escaped bool, err error) {
 // fail (an integer written with a fraction or an exponent, a number too large for its field).
 func fillSubmission(p parsed) (Submission, error) {
 	var s Submission
-	obj, ok := p.doc.(map[string]any)
-	if !ok {
+	if _, ok := p.doc.(map[string]any); !ok {
 		return s, errors.New("the submission is not a JSON object")
 	}
-	for k, v := range obj {
-		var err error
+	err := fillObject(p.doc, func(k string, v any) error {
 		switch k {
 		case "case_kind":
-			err = fillString(v, (*string)(&s.CaseKind))
+			return fillString(v, (*string)(&s.CaseKind))
 		case "appeal_kind":
-			err = fillString(v, (*string)(&s.AppealKind))
+			return fillString(v, (*string)(&s.AppealKind))
 		case "urgent":
-			err = fillBool(v, &s.Urgent)
+			return fillBool(v, &s.Urgent)
 		case "urgency_reason":
-			err = fillString(v, &s.UrgencyReason)
+			return fillString(v, &s.UrgencyReason)
 		case "applicant":
-			err = fillApplicant(v, &s.Applicant)
+			return fillApplicant(v, &s.Applicant)
 		case "collective":
-			err = fillBool(v, &s.Collective)
+			return fillBool(v, &s.Collective)
 		case "co_signers":
 			var n int64
-			if err = fillInt(v, &n); err == nil {
-				s.CoSigners = int(n)
-			}
+			err := fillInt(v, &n)
+			s.CoSigners = int(n)
+			return err
 		case "addressees":
-			err = fillStrings(v, &s.Addressees)
+			return fillStrings(v, &s.Addressees)
 		case "topic":
-			err = fillString(v, &s.Topic)
+			return fillString(v, &s.Topic)
 		case "territory":
-			err = fillString(v, &s.Territory)
+			return fillString(v, &s.Territory)
 		case "subject":
-			err = fillString(v, &s.Subject)
+			return fillString(v, &s.Subject)
 		case "text":
-			err = fillString(v, &s.Text)
+			return fillString(v, &s.Text)
 		case "topic_codes":
-			err = fillStrings(v, &s.TopicCodes)
+			return fillStrings(v, &s.TopicCodes)
 		case "attachments":
-			err = fillList(v, &s.Attachments, fillAttachment)
+			return fillList(v, &s.Attachments, fillAttachment)
 		case "signatures":
-			err = fillList(v, &s.Signatures, fillSignature)
+			return fillList(v, &s.Signatures, fillSignature)
 		case "repeat_of":
-			err = fillString(v, &s.RepeatOf)
+			return fillString(v, &s.RepeatOf)
 		case "complaint_against":
-			err = fillString(v, &s.ComplaintAgainst)
+			return fillString(v, &s.ComplaintAgainst)
 		case "portal_submission_id":
-			err = fillString(v, &s.PortalSubmissionID)
+			return fillString(v, &s.PortalSubmissionID)
 		case "submitted_at":
-			err = fillTime(v, p.escapedSubmittedAt, &s.SubmittedAt)
-		default:
-			err = fmt.Errorf("unknown field %q", k)
+			return fillTime(v, p.escapedSubmittedAt, &s.SubmittedAt)
 		}
-		if err != nil {
-			return Submission{}, fmt.Errorf("%s: %w", k, err)
-		}
+		return fmt.Errorf("unknown field %q", k)
+	})
+	if err != nil {
+		return Submission{}, err
 	}
 	return s, nil
 }
 
 func fillApplicant(v any, a *Applicant) error {
-	if v == nil {
-		return nil
-	}
-	obj, ok := v.(map[string]any)
-	if !ok {
-		return errors.New("not an object")
-	}
-	for k, v := range obj {
-		var err error
+	return fillObject(v, func(k string, v any) error {
 		switch k {
 		case "surname":
-			err = fillString(v, &a.Surname)
+			return fillString(v, &a.Surname)
 		case "name":
-			err = fillString(v, &a.Name)
+			return fillString(v, &a.Name)
 		case "patronymic":
-			err = fillString(v, &a.Patronymic)
+			return fillString(v, &a.Patronymic)
 		case "address":
-			err = fillString(v, &a.Address)
+			return fillString(v, &a.Address)
 		case "email":
-			err = fillString(v, &a.Email)
+			return fillString(v, &a.Email)
 		case "phone":
-			err = fillString(v, &a.Phone)
+			return fillString(v, &a.Phone)
 		case "category":
-			err = fillString(v, &a.Category)
-		default:
-			err = fmt.Errorf("unknown field %q", k)
+			return fillString(v, &a.Category)
 		}
-		if err != nil {
-			return fmt.Errorf("%s: %w", k, err)
-		}
-	}
-	return nil
+		return fmt.Errorf("unknown field %q", k)
+	})
 }
 
 func fillAttachment(v any, a *Attachment) error {
-	if v == nil {
-		return nil
-	}
-	obj, ok := v.(map[string]any)
-	if !ok {
-		return errors.New("not an object")
-	}
-	for k, v := range obj {
-		var err error
+	return fillObject(v, func(k string, v any) error {
 		switch k {
 		case "id":
-			err = fillString(v, &a.ID)
+			return fillString(v, &a.ID)
 		case "file_name":
-			err = fillString(v, &a.FileName)
+			return fillString(v, &a.FileName)
 		case "media_type":
-			err = fillString(v, &a.MediaType)
+			return fillString(v, &a.MediaType)
 		case "size":
-			err = fillInt(v, &a.Size)
+			return fillInt(v, &a.Size)
 		case "sha256":
-			err = fillString(v, &a.SHA256)
+			return fillString(v, &a.SHA256)
 		case "content":
-			err = fillBytes(v, &a.Content)
-		default:
-			err = fmt.Errorf("unknown field %q", k)
+			return fillBytes(v, &a.Content)
 		}
-		if err != nil {
-			return fmt.Errorf("%s: %w", k, err)
-		}
-	}
-	return nil
+		return fmt.Errorf("unknown field %q", k)
+	})
 }
 
 func fillSignature(v any, s *Signature) error {
+	return fillObject(v, func(k string, v any) error {
+		switch k {
+		case "of":
+			return fillString(v, &s.Of)
+		case "format":
+			return fillString(v, &s.Format)
+		case "value":
+			return fillBytes(v, &s.Value)
+		}
+		return fmt.Errorf("unknown field %q", k)
+	})
+}
+
+// fillObject calls field for each member of the JSON object v (null: none); an error names its key.
+func fillObject(v any, field func(k string, v any) error) error {
 	if v == nil {
 		return nil
 	}
@@ -537,18 +523,7 @@ func fillSignature(v any, s *Signature) error {
 		return errors.New("not an object")
 	}
 	for k, v := range obj {
-		var err error
-		switch k {
-		case "of":
-			err = fillString(v, &s.Of)
-		case "format":
-			err = fillString(v, &s.Format)
-		case "value":
-			err = fillBytes(v, &s.Value)
-		default:
-			err = fmt.Errorf("unknown field %q", k)
-		}
-		if err != nil {
+		if err := field(k, v); err != nil {
 			return fmt.Errorf("%s: %w", k, err)
 		}
 	}

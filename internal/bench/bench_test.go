@@ -280,6 +280,19 @@ func (p *portal) submitAll(b *testing.B, round string, size, n int) intakeRun {
 	if n > 0 {
 		p.sizes.LoadOrStore(size, len(bodies[0]))
 	}
+	run, err := closedLoop(p.clients, n, round, func(ctx context.Context, key string, i int) (schemas.Receipt, error) {
+		return p.submit(ctx, key, bodies[i])
+	})
+	if err != nil {
+		b.Fatalf("submit: %v", err)
+	}
+	return run
+}
+
+// closedLoop submits n requests from clients goroutines, each sending its next as soon as the
+// previous is answered; submit sends request i with the idempotency key given. The first error
+// ends the run and is returned.
+func closedLoop(clients, n int, round string, submit func(ctx context.Context, key string, i int) (schemas.Receipt, error)) (intakeRun, error) {
 	run := intakeRun{latencies: make([]time.Duration, n), receipts: make([]schemas.Receipt, n)}
 	var next atomic.Int64
 	var failed atomic.Pointer[error]
@@ -288,7 +301,7 @@ func (p *portal) submitAll(b *testing.B, round string, size, n int) intakeRun {
 	defer cancel()
 	run.cpuStart = ReadCPU()
 	run.start = time.Now()
-	for range p.clients {
+	for range clients {
 		wg.Go(func() {
 			for {
 				i := int(next.Add(1)) - 1
@@ -296,7 +309,7 @@ func (p *portal) submitAll(b *testing.B, round string, size, n int) intakeRun {
 					return
 				}
 				t0 := time.Now()
-				r, err := p.submit(ctx, round+"-"+strconv.Itoa(i), bodies[i])
+				r, err := submit(ctx, round+"-"+strconv.Itoa(i), i)
 				if err != nil {
 					err = fmt.Errorf("submission %s-%d: %w", round, i, err)
 					failed.CompareAndSwap(nil, &err)
@@ -312,9 +325,9 @@ func (p *portal) submitAll(b *testing.B, round string, size, n int) intakeRun {
 	run.end = time.Now()
 	run.cpu = ReadCPU().Since(run.cpuStart)
 	if err := failed.Load(); err != nil {
-		b.Fatalf("submit: %v", *err)
+		return run, *err
 	}
-	return run
+	return run, nil
 }
 
 func (p *portal) submit(ctx context.Context, key string, body []byte) (schemas.Receipt, error) {

@@ -655,42 +655,10 @@ func newDriverTo(b *testing.B, url string, pool *x509.CertPool, token string, cl
 // closed submits bodies from d.clients goroutines, each sending its next as soon as the previous is
 // answered. Any answer but 202 ends the run with an error.
 func (d *driver) closed(bodies [][]byte, round string) (intakeRun, error) {
-	n := len(bodies)
-	run := intakeRun{latencies: make([]time.Duration, n), receipts: make([]schemas.Receipt, n)}
-	var next atomic.Int64
-	var failed atomic.Pointer[error]
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	var wg sync.WaitGroup
-	run.cpuStart = ReadCPU()
-	run.start = time.Now()
-	for range d.clients {
-		wg.Go(func() {
-			for {
-				i := int(next.Add(1)) - 1
-				if i >= n || ctx.Err() != nil {
-					return
-				}
-				t0 := time.Now()
-				id, err := d.submit(ctx, round+"-"+strconv.Itoa(i), bodies[i])
-				if err != nil {
-					err = fmt.Errorf("submission %s-%d: %w", round, i, err)
-					failed.CompareAndSwap(nil, &err)
-					cancel()
-					return
-				}
-				run.latencies[i] = time.Since(t0)
-				run.receipts[i] = schemas.Receipt{ID: id}
-			}
-		})
-	}
-	wg.Wait()
-	run.end = time.Now()
-	run.cpu = ReadCPU().Since(run.cpuStart)
-	if err := failed.Load(); err != nil {
-		return run, *err
-	}
-	return run, nil
+	return closedLoop(d.clients, len(bodies), round, func(ctx context.Context, key string, i int) (schemas.Receipt, error) {
+		id, err := d.submit(ctx, key, bodies[i])
+		return schemas.Receipt{ID: id}, err
+	})
 }
 
 // open submits bodies at a fixed rate, each at its scheduled time whatever the answers before it
