@@ -20,6 +20,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"runtime/pprof"
 	"strconv"
@@ -274,10 +275,32 @@ func profileHub(b *testing.B, cc compareCase) func() {
 		_ = f.Close()
 		b.Fatalf("profile: %v", err)
 	}
+	stopPerf := perfRecord(b, filepath.Join(dir, "hub-"+cc.name+".perf"))
 	return func() {
+		stopPerf()
 		pprof.StopCPUProfile()
 		if err := f.Close(); err != nil {
 			b.Errorf("profile: %v", err)
+		}
+	}
+}
+
+// perfRecord samples the whole machine with `perf record -a -g` into out while the closed loop
+// runs, when BENCH_PERF=1: where PostgreSQL and RabbitMQ spend their CPU (read it with
+// `perf report -i out --comm postgres --children --percentage relative`). It returns the stop.
+func perfRecord(b *testing.B, out string) func() {
+	if os.Getenv("BENCH_PERF") != "1" {
+		return func() {}
+	}
+	cmd := exec.Command("perf", "record", "-a", "-g", "-q", "-o", out)
+	if err := cmd.Start(); err != nil {
+		b.Logf("perf record: %v (no machine profile)", err)
+		return func() {}
+	}
+	return func() {
+		_ = cmd.Process.Signal(os.Interrupt)
+		if err := cmd.Wait(); err != nil {
+			b.Logf("perf record: %v", err)
 		}
 	}
 }

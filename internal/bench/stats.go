@@ -43,15 +43,15 @@ type CPUSample struct {
 	Self     time.Duration // this process: the hub, the portal clients and the sandbox systems
 	Postgres time.Duration // processes named postgres (the hub's pooled backends are)
 	RabbitMQ time.Duration // processes named beam.smp
-	// servers is the CPU time of each postgres and beam.smp process by pid, so that Since counts
-	// only the processes alive at both samples (a backend that exited in between would otherwise
-	// subtract its whole lifetime).
+	// servers is the CPU time of each postgres and beam.smp process by pid, its own and that of
+	// its children it has reaped, so that Since can count backends that started or exited in
+	// between (an exited backend's time moves to the postmaster's children time).
 	servers map[int]serverCPU
 }
 
 type serverCPU struct {
 	rabbit bool
-	cpu    time.Duration
+	cpu    time.Duration // own and reaped children's
 }
 
 // ReadCPU samples the CPU time of the machine, this process, PostgreSQL and RabbitMQ from /proc.
@@ -73,34 +73,39 @@ func ReadCPU() CPUSample {
 		}
 		switch strings.TrimSpace(string(raw)) {
 		case "postgres":
-			cpu := procCPU(filepath.Join(dir, "stat"))
-			s.Postgres += cpu
-			s.servers[pid] = serverCPU{cpu: cpu}
+			own, reaped := procCPUs(filepath.Join(dir, "stat"))
+			s.Postgres += own
+			s.servers[pid] = serverCPU{cpu: own + reaped}
 		case "beam.smp":
-			cpu := procCPU(filepath.Join(dir, "stat"))
-			s.RabbitMQ += cpu
-			s.servers[pid] = serverCPU{rabbit: true, cpu: cpu}
+			own, reaped := procCPUs(filepath.Join(dir, "stat"))
+			s.RabbitMQ += own
+			s.servers[pid] = serverCPU{rabbit: true, cpu: own + reaped}
 		}
 	}
 	return s
 }
 
 // Since returns the CPU used between earlier and s.
-// PostgreSQL and RabbitMQ count the processes alive at both samples (when both were read from /proc).
+// PostgreSQL and RabbitMQ count, when both samples were read from /proc, what each process alive
+// at the later sample used since the earlier one (all of it when it started in between), and the
+// time of children that exited in between, which their parent (the postmaster) has reaped.
 func (s CPUSample) Since(earlier CPUSample) CPUUse {
 	u := CPUUse{Wall: s.At.Sub(earlier.At), Busy: s.Busy - earlier.Busy, IRQ: s.IRQ - earlier.IRQ,
 		Self: s.Self - earlier.Self, Postgres: s.Postgres - earlier.Postgres, RabbitMQ: s.RabbitMQ - earlier.RabbitMQ}
 	if s.servers != nil && earlier.servers != nil {
 		u.Postgres, u.RabbitMQ = 0, 0
 		for pid, now := range s.servers {
-			then, ok := earlier.servers[pid]
-			if !ok || then.rabbit != now.rabbit || now.cpu < then.cpu {
-				continue
+			used := now.cpu
+			if then, ok := earlier.servers[pid]; ok && then.rabbit == now.rabbit {
+				if now.cpu < then.cpu {
+					continue
+				}
+				used -= then.cpu
 			}
 			if now.rabbit {
-				u.RabbitMQ += now.cpu - then.cpu
+				u.RabbitMQ += used
 			} else {
-				u.Postgres += now.cpu - then.cpu
+				u.Postgres += used
 			}
 		}
 	}
@@ -176,23 +181,30 @@ func machineBusy() (busy, irq time.Duration) {
 
 // procCPU reads utime+stime of one process from its stat file.
 func procCPU(path string) time.Duration {
+	own, _ := procCPUs(path)
+	return own
+}
+
+// procCPUs reads utime+stime of one process and cutime+cstime (its children that exited and
+// were waited for) from its stat file.
+func procCPUs(path string) (own, reaped time.Duration) {
 	raw, err := os.ReadFile(path)
 	if err != nil {
-		return 0
+		return 0, 0
 	}
 	// The command name is in parentheses and may contain spaces: count fields after the last ')'.
 	i := bytes.LastIndexByte(raw, ')')
 	if i < 0 {
-		return 0
+		return 0, 0
 	}
 	fields := strings.Fields(string(raw[i+1:]))
-	if len(fields) < 13 {
-		return 0
+	if len(fields) < 15 {
+		return 0, 0
 	}
-	// utime and stime are fields 14 and 15 of proc(5), 12th and 13th from the state field.
-	utime, _ := strconv.ParseInt(fields[11], 10, 64)
-	stime, _ := strconv.ParseInt(fields[12], 10, 64)
-	return ticks(utime + stime)
+	// utime, stime, cutime and cstime are fields 14 to 17 of proc(5), the 12th to 15th from the
+	// state field.
+	n := func(k int) int64 { v, _ := strconv.ParseInt(fields[k], 10, 64); return v }
+	return ticks(n(11) + n(12)), ticks(n(13) + n(14))
 }
 
 // Machine describes where a benchmark ran. Facts that cannot be found read "unknown".

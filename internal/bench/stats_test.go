@@ -62,6 +62,29 @@ func TestCPUUse(t *testing.T) {
 	require.GreaterOrEqual(t, s.Busy, s.IRQ)
 }
 
+func TestCPUUseCountsBackendsThatCameAndWent(t *testing.T) {
+	t.Parallel()
+	at := time.Now()
+	ms := time.Millisecond
+	earlier := CPUSample{At: at, servers: map[int]serverCPU{
+		1:  {cpu: 100 * ms},               // the postmaster
+		2:  {cpu: 40 * ms},                // a backend that lives on
+		3:  {cpu: 30 * ms},                // a backend that exits in between
+		9:  {rabbit: true, cpu: 500 * ms}, // the broker
+		10: {cpu: 7 * ms},                 // a process whose counter went back (pid reused): skipped
+	}}
+	later := CPUSample{At: at.Add(time.Second), servers: map[int]serverCPU{
+		1:  {cpu: 110*ms + 50*ms}, // own +10, and the exited backend's 50 reaped
+		2:  {cpu: 60 * ms},        // +20
+		4:  {cpu: 25 * ms},        // started in between: all of it
+		9:  {rabbit: true, cpu: 800 * ms},
+		10: {cpu: 3 * ms},
+	}}
+	u := later.Since(earlier)
+	require.Equal(t, 105*ms, u.Postgres, "postmaster 10 + reaped 50 + living backend 20 + new backend 25")
+	require.Equal(t, 300*ms, u.RabbitMQ)
+}
+
 func TestReadMachine(t *testing.T) {
 	t.Parallel()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)

@@ -125,8 +125,9 @@ type Signer struct {
 // Verifier checks detached or attached CAdES-BES signatures (CMS SignedData) against a trust
 // directory. It is safe for concurrent use; Reload swaps the trust directory under running calls.
 type Verifier struct {
-	cfg   Config
-	trust atomic.Pointer[trustStore]
+	cfg    Config
+	trust  atomic.Pointer[trustStore]
+	chains chainCache
 }
 
 // New returns a Verifier for cfg (defaults applied) with the trust directory loaded.
@@ -318,6 +319,13 @@ func checkKeyUsage(c *x509.Certificate) *Error {
 // that passes wins.
 func (v *Verifier) checkChain(leaf *x509.Certificate, certs []*x509.Certificate, at time.Time) (RevocationStatus, *Error) {
 	ts := v.trust.Load()
+	key := chainKey(leaf, certs)
+	if chains := v.chains.get(ts, key, at); len(chains) > 0 {
+		if status, err := ts.firstUnrevoked(chains, at, v.cfg.RequireCRL); err == nil {
+			return status, nil
+		}
+		// None of the remembered chains passes: build them all again, as without the cache.
+	}
 	intermediates := x509.NewCertPool()
 	for _, c := range certs {
 		if c != leaf {
@@ -337,9 +345,16 @@ func (v *Verifier) checkChain(leaf *x509.Certificate, certs []*x509.Certificate,
 		}
 		return "", &Error{Code: CodeUntrustedChain, Reason: "no chain to a trusted certification authority", Err: err}
 	}
+	v.chains.put(ts, key, chains)
+	return ts.firstUnrevoked(chains, at, v.cfg.RequireCRL)
+}
+
+// firstUnrevoked returns the revocation status of the first chain none of whose certificates is
+// revoked at at, or the refusal of the first chain.
+func (ts *trustStore) firstUnrevoked(chains [][]*x509.Certificate, at time.Time, requireCRL bool) (RevocationStatus, *Error) {
 	var first *Error
 	for _, chain := range chains {
-		status, err := ts.checkRevocation(chain, at, v.cfg.RequireCRL)
+		status, err := ts.checkRevocation(chain, at, requireCRL)
 		if err == nil {
 			return status, nil
 		}

@@ -15,6 +15,9 @@ import (
 // when the entry is created: afterwards the registry decides it, so a restart never resumes an
 // authority an operator suspended or closed.
 func (s *Store) UpsertAuthority(ctx context.Context, a schemas.AuthorityRoute) error {
+	// After the write, the routing cache (RoutingCacheTTL) forgets what was read before it; a
+	// lookup that began before the write does not store what it read.
+	defer s.forgetRoutes()
 	_, err := s.db.ExecContext(ctx, `
 		INSERT INTO authorities (code, name, adapter, endpoint, token, status, mode, tls_client, max_message_bytes,
 		    concurrency, request_timeout_ms)

@@ -12,23 +12,24 @@ import (
 	"appealhub/schemas"
 )
 
-// CreateCase stores an accepted submission in one transaction: the case, one delivery per
-// addressee, the first events and one outbox row per delivery. When the client already used the
-// idempotency key, it stores nothing and returns the first case (Created false) for the caller to
-// compare RequestSHA256. trackingPrefix is prepended to an 8-digit sequence number.
+// CreateCase stores an accepted submission atomically (one statement): the case, one delivery per
+// addressee, the first events, one outbox row per delivery and the verified signatures. When the
+// client already used the idempotency key, it stores nothing and returns the first case (Created
+// false) for the caller to compare RequestSHA256. trackingPrefix is prepended to an 8-digit sequence number.
 func (s *Store) CreateCase(ctx context.Context, nc schemas.NewCase, trackingPrefix string) (schemas.StoredCase, error) {
 	return s.CreateCaseWithAccessCode(ctx, nc, trackingPrefix, nil)
 }
 
 // CreateCaseWithAccessCode is CreateCase that also stores accessCodeSHA256 (schemas.AccessCodeHash
-// of the citizen's access code; nil for none) with the new case, in the same transaction. A
-// replayed idempotency key keeps the first case's code.
+// of the citizen's access code; nil for none) with the new case, in the same statement. A replayed
+// idempotency key keeps the first case's code.
 //
-// The case, its first event, its deliveries and their outbox rows are written by one statement
-// (createCaseSQL), which is atomic on its own: no transaction to begin and commit when the
-// submission carries no verified signatures, a transaction with the signatures otherwise. The idempotency check
-// is folded into the insert (ON CONFLICT DO NOTHING): when the key was used, nothing is written and
-// the first case is read back.
+// The case, its first event, its deliveries, their outbox rows and the case's verified signatures
+// are written by one statement (createCaseSQL), which is atomic on its own: there is no transaction
+// to begin and commit. The idempotency check is folded into it too: when the key was used, nothing
+// is written and the same statement answers the first case. Only when another request with the same
+// key commits while this one runs (the statement then neither writes nor sees the first case) is
+// the first case read by a second statement.
 func (s *Store) CreateCaseWithAccessCode(ctx context.Context, nc schemas.NewCase, trackingPrefix string,
 	accessCodeSHA256 []byte) (schemas.StoredCase, error) {
 	ids := make([]string, len(nc.Deliveries))
@@ -38,32 +39,26 @@ func (s *Store) CreateCaseWithAccessCode(ctx context.Context, nc schemas.NewCase
 	for i, d := range nc.Deliveries {
 		ids[i], authorities[i], rules[i], reasons[i] = d.ID, d.Authority, d.RoutingRule, d.RoutingReason
 	}
-	var tracking string
-	insert := func(q queryer) error {
-		err := q.QueryRowContext(ctx, createCaseSQL,
-			nc.ID, trackingPrefix, nc.ClientID, nc.IdempotencyKey, nc.RequestSHA256,
-			string(nc.CaseKind), string(nc.AppealKind), nc.Body, nc.TraceParent, nc.ReceivedAt, accessCodeSHA256,
-			string(schemas.EventSubmissionAccepted), string(schemas.StatusAccepted),
-			pq.Array(ids), pq.Array(authorities), pq.Array(rules), pq.Array(reasons)).Scan(&tracking)
-		if err != nil {
-			return fmt.Errorf("insert case: %w", mapErr(err))
-		}
-		return nil
-	}
-	var err error
-	if len(nc.Signatures) == 0 {
-		err = insert(s.db)
-	} else {
-		err = s.inTx(ctx, func(tx *sql.Tx) error {
-			if err := insert(tx); err != nil {
-				return err
-			}
-			return insertSignatures(ctx, tx, nc)
-		})
+	sigs := signatureColumns(nc.Signatures)
+	var created bool
+	var c schemas.StoredCase
+	var priorReceivedAt sql.NullTime
+	err := s.db.QueryRowContext(ctx, createCaseSQL,
+		nc.ID, trackingPrefix, nc.ClientID, nc.IdempotencyKey, nc.RequestSHA256,
+		string(nc.CaseKind), string(nc.AppealKind), nc.Body, nc.TraceParent, nc.ReceivedAt, accessCodeSHA256,
+		string(schemas.EventSubmissionAccepted), string(schemas.StatusAccepted),
+		pq.Array(ids), pq.Array(authorities), pq.Array(rules), pq.Array(reasons),
+		pq.Array(sigs.of), pq.Array(sigs.index), pq.Array(sigs.format), pq.Array(sigs.subject), pq.Array(sigs.issuer),
+		pq.Array(sigs.serial), pq.Array(sigs.notBefore), pq.Array(sigs.notAfter), pq.Array(sigs.taxNumber),
+		pq.Array(sigs.digest), pq.Array(sigs.algorithm), pq.Array(sigs.certificate), pq.Array(sigs.claimed),
+		pq.Array(sigs.revocation)).
+		Scan(&created, &c.ID, &c.TrackingNumber, &priorReceivedAt, &c.RequestSHA256)
+	if err != nil {
+		err = fmt.Errorf("insert case: %w", mapErr(err))
 	}
 	if errors.Is(err, ErrNotFound) || errors.Is(err, ErrDuplicate) {
-		// The client already used the key (the insert wrote nothing), or another request with
-		// the same key committed first: answer with that case.
+		// Another request with the same key committed while the insert ran (it wrote nothing and
+		// could not see that case yet): answer with that case.
 		if existing, err2 := s.caseByKey(ctx, nc.ClientID, nc.IdempotencyKey); err2 == nil {
 			return existing, nil
 		} else if errors.Is(err, ErrNotFound) {
@@ -73,17 +68,30 @@ func (s *Store) CreateCaseWithAccessCode(ctx context.Context, nc schemas.NewCase
 	if err != nil {
 		return schemas.StoredCase{}, fmt.Errorf("create case: %w", err)
 	}
-	return schemas.StoredCase{ID: nc.ID, TrackingNumber: tracking, ReceivedAt: nc.ReceivedAt,
+	if !created {
+		// The client already used the key: the first case, as caseByKey reads it.
+		c.ReceivedAt = priorReceivedAt.Time
+		return c, nil
+	}
+	return schemas.StoredCase{ID: nc.ID, TrackingNumber: c.TrackingNumber, ReceivedAt: nc.ReceivedAt,
 		RequestSHA256: nc.RequestSHA256, Created: true}, nil
 }
 
 // createCaseSQL writes a new case with its first event, one delivery per addressee ($14-$17:
-// ids, authority codes, routing rules and reasons, in the same order) and one outbox row per
-// delivery (attempt 0, due at once), and returns its tracking number: $2 followed by an 8-digit
-// sequence number. It writes nothing and returns no row when the client already used the
-// idempotency key. Like insertDelivery, it starts each delivery in status accepted.
+// ids, authority codes, routing rules and reasons, in the same order), one outbox row per
+// delivery (attempt 0, due at once) and its verified signatures ($18-$31, one array per column of
+// case_signatures, in the same order; verified at the time of receipt $10). It returns one row
+// (created, id, tracking_number, received_at, request_sha256): for a new case, created is true and
+// tracking_number is $2 followed by an 8-digit sequence number (received_at and request_sha256 are
+// null: the caller has them). When the client already used the idempotency key, it writes nothing,
+// takes no sequence number and returns the first case with created false. When another request
+// with the key commits while it runs, it writes nothing and returns no row (ON CONFLICT). Like
+// insertDelivery, it starts each delivery in status accepted.
 const createCaseSQL = `
-	WITH seq AS (SELECT nextval('tracking_seq') AS n),
+	WITH prior AS (
+		SELECT id, tracking_number, received_at, request_sha256
+		FROM appeals WHERE client_id = $3::text AND idempotency_key = $4::text),
+	seq AS (SELECT nextval('tracking_seq') AS n WHERE NOT EXISTS (SELECT 1 FROM prior)),
 	appeal AS (
 		INSERT INTO appeals (id, tracking_number, client_id, idempotency_key, request_sha256,
 		                     case_kind, appeal_kind, body, trace_parent, received_at, access_code_sha256)
@@ -103,8 +111,57 @@ const createCaseSQL = `
 		RETURNING id, authority_code),
 	outbox_row AS (
 		INSERT INTO outbox (delivery_id, routing_key, attempt, available_at, created_at)
-		SELECT id, authority_code, 0, $10::timestamptz, $10::timestamptz FROM delivery)
-	SELECT tracking_number FROM appeal`
+		SELECT id, authority_code, 0, $10::timestamptz, $10::timestamptz FROM delivery),
+	signature AS (
+		INSERT INTO case_signatures (appeal_id, of, signature_index, format, subject, issuer, serial_number,
+		    not_before, not_after, tax_number, digest_algorithm, signature_algorithm, certificate_sha256,
+		    claimed_signing_time, revocation, verified_at)
+		SELECT appeal.id, x.of, x.idx, x.format, x.subject, x.issuer, x.serial, x.not_before, x.not_after,
+		       x.tax_number, x.digest, x.algorithm, x.certificate, x.claimed, x.revocation, $10::timestamptz
+		FROM appeal, unnest($18::text[], $19::int[], $20::text[], $21::text[], $22::text[], $23::text[],
+		                    $24::timestamptz[], $25::timestamptz[], $26::text[], $27::text[], $28::text[], $29::text[],
+		                    $30::timestamptz[], $31::text[])
+		     AS x (of, idx, format, subject, issuer, serial, not_before, not_after, tax_number, digest, algorithm,
+		           certificate, claimed, revocation))
+	SELECT true, id, tracking_number, NULL::timestamptz, NULL::bytea FROM appeal
+	UNION ALL
+	SELECT false, id, tracking_number, received_at, request_sha256 FROM prior`
+
+// signatureArrays are the verified signatures of a new case as one array per column of
+// case_signatures ($18-$31 of createCaseSQL). Times are in the driver's own text format, so that
+// they are stored as a timestamp parameter of their own would be.
+type signatureArrays struct {
+	of, format, subject, issuer, serial, taxNumber, digest, algorithm, certificate, revocation []string
+
+	// Timestamps; claimed is null when the signature claims no signing time.
+	notBefore, notAfter []string
+	claimed             []sql.NullString
+
+	index []int64
+}
+
+func signatureColumns(sigs []schemas.VerifiedSignature) signatureArrays {
+	n := len(sigs)
+	a := signatureArrays{
+		of: make([]string, n), format: make([]string, n), subject: make([]string, n), issuer: make([]string, n),
+		serial: make([]string, n), taxNumber: make([]string, n), digest: make([]string, n),
+		algorithm: make([]string, n), certificate: make([]string, n), revocation: make([]string, n),
+		notBefore: make([]string, n), notAfter: make([]string, n), claimed: make([]sql.NullString, n),
+		index: make([]int64, n),
+	}
+	for i, v := range sigs {
+		f := v.Signer
+		a.of[i], a.index[i], a.format[i] = v.Of, int64(v.Index), v.Format
+		a.subject[i], a.issuer[i], a.serial[i], a.taxNumber[i] = f.Subject, f.Issuer, f.SerialNumber, f.TaxNumber
+		a.digest[i], a.algorithm[i], a.certificate[i] = f.DigestAlgorithm, f.SignatureAlgorithm, f.CertificateSHA256
+		a.revocation[i] = f.Revocation
+		a.notBefore[i], a.notAfter[i] = string(pq.FormatTimestamp(f.NotBefore)), string(pq.FormatTimestamp(f.NotAfter))
+		if f.ClaimedSigningTime != nil {
+			a.claimed[i] = sql.NullString{String: string(pq.FormatTimestamp(*f.ClaimedSigningTime)), Valid: true}
+		}
+	}
+	return a
+}
 
 // CaseByIdempotencyKey returns the case clientID submitted with the idempotency key (Created is
 // false), or ErrNotFound.
@@ -150,24 +207,6 @@ func (s *Store) Case(ctx context.Context, clientID, id string) (schemas.Case, er
 		return c, err
 	}
 	return c, nil
-}
-
-// insertSignatures stores the verified signatures of a new case (in its transaction).
-func insertSignatures(ctx context.Context, tx *sql.Tx, nc schemas.NewCase) error {
-	for _, v := range nc.Signatures {
-		f := v.Signer
-		if _, err := tx.ExecContext(ctx, `
-			INSERT INTO case_signatures (appeal_id, of, signature_index, format, subject, issuer, serial_number,
-			    not_before, not_after, tax_number, digest_algorithm, signature_algorithm, certificate_sha256,
-			    claimed_signing_time, revocation, verified_at)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)`,
-			nc.ID, v.Of, v.Index, v.Format, f.Subject, f.Issuer, f.SerialNumber, f.NotBefore, f.NotAfter, f.TaxNumber,
-			f.DigestAlgorithm, f.SignatureAlgorithm, f.CertificateSHA256, f.ClaimedSigningTime, f.Revocation,
-			nc.ReceivedAt); err != nil {
-			return fmt.Errorf("insert case signature: %w", err)
-		}
-	}
-	return nil
 }
 
 // signaturesOf returns the verified signatures of a case in submission order (empty, not nil, when

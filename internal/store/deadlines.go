@@ -152,7 +152,7 @@ func (s *Store) DeadlineCursor(ctx context.Context) (int64, error) {
 // rederive reads a delivery's facts, derives its due dates and stores them; it returns the due
 // dates that were inserted or superseded and are open.
 func rederive(ctx context.Context, tx *sql.Tx, deliveryID string, cal schemas.StoredCalendar, now time.Time, derive DeriveFunc) ([]DueDateSpec, error) {
-	f, err := deadlineFacts(ctx, tx, deliveryID)
+	f, current, err := deadlineState(ctx, tx, deliveryID)
 	if errors.Is(err, ErrNotFound) {
 		return nil, nil
 	}
@@ -163,59 +163,163 @@ func rederive(ctx context.Context, tx *sql.Tx, deliveryID string, cal schemas.St
 	if err != nil {
 		return nil, fmt.Errorf("derive the due dates of delivery %s: %w", deliveryID, err)
 	}
-	return applyDueDates(ctx, tx, f, specs, now)
+	return applyDueDates(ctx, tx, f, current, specs, now)
 }
 
-// deadlineFacts reads what the due dates of a delivery depend on.
+// deadlineFacts reads what the due dates of a delivery depend on, in one statement.
 func deadlineFacts(ctx context.Context, tx *sql.Tx, deliveryID string) (schemas.DeadlineFacts, error) {
+	f, _, err := readDeadlineFacts(ctx, tx, deliveryID, false)
+	return f, err
+}
+
+// deadlineState reads, in one statement, the facts of a delivery and its current due dates, locked
+// (FOR UPDATE) until the transaction ends, as applyDueDates needs them.
+func deadlineState(ctx context.Context, tx *sql.Tx, deliveryID string) (schemas.DeadlineFacts, map[schemas.DueKind]currentDue, error) {
+	return readDeadlineFacts(ctx, tx, deliveryID, true)
+}
+
+// deadlineFactsQuery reads the facts of delivery $1 with its extensions (the authority's extended
+// messages that state a new due date): one row per extension in the order the hub received them,
+// the delivery's facts repeated on each, or one row with NULL extension columns when there is
+// none. The rows are scanned like any other, so the times are what a query of their own gave. The
+// first %s is for a WITH clause, the second for a last column (deadlineStateSQL).
+const deadlineFactsQuery = `%s
+	SELECT d.id, d.appeal_id, d.authority_code, a.case_kind, d.status,
+	       coalesce((SELECT min(e.created_at) FROM events e
+	                 WHERE e.appeal_id = d.appeal_id AND e.delivery_id = d.id AND e.status = d.status), d.updated_at),
+	       d.sent_at,
+	       coalesce(d.delivered_at, (SELECT min(e.created_at) FROM events e
+	                 WHERE e.appeal_id = d.appeal_id AND e.delivery_id = d.id AND e.status = ANY($3))),
+	       CASE WHEN a.case_kind = $2 THEN a.body END,
+	       (SELECT min(m.received_at) FROM authority_messages m WHERE m.delivery_id = d.id AND m.message @> '{"simple": true}'),
+	       x.message_id, x.received_at, x.new_due_date%s
+	FROM deliveries d JOIN appeals a ON a.id = d.appeal_id
+	LEFT JOIN LATERAL (
+	    SELECT m.message_id, m.received_at, m.message ->> 'new_due_date' AS new_due_date
+	    FROM authority_messages m
+	    WHERE m.delivery_id = d.id AND m.type = $4 AND m.message ? 'new_due_date') x ON true
+	WHERE d.id = $1
+	ORDER BY x.received_at, x.message_id`
+
+var (
+	// deadlineFactsSQL reads the facts alone (the notifier's view).
+	deadlineFactsSQL = fmt.Sprintf(deadlineFactsQuery, "", "")
+	// deadlineStateSQL also locks the delivery's current due dates and returns them as a JSON
+	// array of dueJSON (NULL when there are none). The CTE is read by an uncorrelated sub-select,
+	// evaluated once however many extension rows there are; a row the overdue sweep holds is
+	// waited for and read as that sweep committed it, as a SELECT … FOR UPDATE of its own did.
+	deadlineStateSQL = fmt.Sprintf(deadlineFactsQuery, `
+	WITH cur_dues AS (
+		SELECT id, kind, due_at, rule, calendar_version, closed_at IS NOT NULL AS closed, overdue_at
+		FROM due_dates WHERE delivery_id = $1 AND superseded_by IS NULL ORDER BY kind FOR UPDATE)`, `,
+	       (SELECT json_agg(json_build_object('id', c.id, 'kind', c.kind,
+	                'due_at', (extract(epoch FROM c.due_at) * 1000000)::bigint, 'rule', c.rule,
+	                'calendar_version', c.calendar_version, 'closed', c.closed,
+	                'overdue_at', (extract(epoch FROM c.overdue_at) * 1000000)::bigint))
+	        FROM cur_dues c)`)
+)
+
+// dueJSON is a current due_dates row as deadlineStateSQL returns it; times are microseconds since
+// the epoch (exact whatever the session's time zone).
+type dueJSON struct {
+	ID              int64           `json:"id"`
+	Kind            schemas.DueKind `json:"kind"`
+	DueAt           int64           `json:"due_at"`
+	Rule            string          `json:"rule"`
+	CalendarVersion string          `json:"calendar_version"`
+	Closed          bool            `json:"closed"`
+	OverdueAt       *int64          `json:"overdue_at"`
+}
+
+// readDeadlineFacts runs deadlineStateSQL when withDues is set, deadlineFactsSQL otherwise (the
+// current due dates are then nil).
+func readDeadlineFacts(ctx context.Context, tx *sql.Tx, deliveryID string, withDues bool) (schemas.DeadlineFacts, map[schemas.DueKind]currentDue, error) {
 	var f schemas.DeadlineFacts
-	var sent, delivered, simple sql.NullTime
-	var body []byte
-	err := tx.QueryRowContext(ctx, `
-		SELECT d.id, d.appeal_id, d.authority_code, a.case_kind, d.status,
-		       coalesce((SELECT min(e.created_at) FROM events e
-		                 WHERE e.appeal_id = d.appeal_id AND e.delivery_id = d.id AND e.status = d.status), d.updated_at),
-		       d.sent_at,
-		       coalesce(d.delivered_at, (SELECT min(e.created_at) FROM events e
-		                 WHERE e.appeal_id = d.appeal_id AND e.delivery_id = d.id AND e.status = ANY($3))),
-		       CASE WHEN a.case_kind = $2 THEN a.body END,
-		       (SELECT min(m.received_at) FROM authority_messages m WHERE m.delivery_id = d.id AND m.message @> '{"simple": true}')
-		FROM deliveries d JOIN appeals a ON a.id = d.appeal_id
-		WHERE d.id = $1`, deliveryID, string(schemas.CaseInfoRequest), pq.Array(statusNames(deliveredStatuses))).
-		Scan(&f.DeliveryID, &f.AppealID, &f.Authority, &f.CaseKind, &f.Status, &f.StatusAt, &sent, &delivered, &body, &simple)
-	if err != nil {
-		return f, fmt.Errorf("read the deadline facts of delivery %s: %w", deliveryID, mapErr(err))
+	query := deadlineFactsSQL
+	if withDues {
+		query = deadlineStateSQL
 	}
-	f.SentAt, f.DeliveredAt, f.SimpleAt = nullTime(sent), nullTime(delivered), nullTime(simple)
-	f.Simple = f.SimpleAt != nil
-	if body != nil {
-		var sub struct {
-			Urgent bool `json:"urgent"`
-		}
-		if json.Unmarshal(body, &sub) == nil {
-			f.Urgent = sub.Urgent
-		}
-	}
-	rows, err := tx.QueryContext(ctx, `
-		SELECT message_id, received_at, message ->> 'new_due_date' FROM authority_messages
-		WHERE delivery_id = $1 AND type = $2 AND message ? 'new_due_date'
-		ORDER BY received_at, message_id`, deliveryID, string(schemas.MsgExtended))
+	rows, err := tx.QueryContext(ctx, query, deliveryID, string(schemas.CaseInfoRequest),
+		pq.Array(statusNames(deliveredStatuses)), string(schemas.MsgExtended))
 	if err != nil {
-		return f, fmt.Errorf("read the extensions of delivery %s: %w", deliveryID, err)
+		return f, nil, fmt.Errorf("read the deadline facts of delivery %s: %w", deliveryID, err)
 	}
 	defer rows.Close()
+	var dues []byte
+	found := false
 	for rows.Next() {
-		var e schemas.DeadlineExtension
-		var due string
-		if err := rows.Scan(&e.MessageID, &e.ReceivedAt, &due); err != nil {
-			return f, fmt.Errorf("scan extension: %w", err)
+		var sent, delivered, simple, extReceived sql.NullTime
+		var body []byte
+		var extID, extDue sql.NullString
+		dest := []any{&f.DeliveryID, &f.AppealID, &f.Authority, &f.CaseKind, &f.Status, &f.StatusAt, &sent, &delivered, &body, &simple,
+			&extID, &extReceived, &extDue}
+		if withDues {
+			dest = append(dest, &dues)
 		}
-		if e.NewDueDate, err = time.Parse(time.RFC3339Nano, due); err != nil {
+		if err := rows.Scan(dest...); err != nil {
+			return f, nil, fmt.Errorf("read the deadline facts of delivery %s: %w", deliveryID, err)
+		}
+		if !found {
+			found = true
+			f.SentAt, f.DeliveredAt, f.SimpleAt = nullTime(sent), nullTime(delivered), nullTime(simple)
+			f.Simple = f.SimpleAt != nil
+			if body != nil {
+				var sub struct {
+					Urgent bool `json:"urgent"`
+				}
+				if json.Unmarshal(body, &sub) == nil {
+					f.Urgent = sub.Urgent
+				}
+			}
+		}
+		if !extID.Valid {
+			continue // the delivery has no extension
+		}
+		if !extDue.Valid {
+			// A JSON null new_due_date: the string it is read into cannot hold it.
+			return f, nil, fmt.Errorf("scan extension: new_due_date of message %s is null", extID.String)
+		}
+		e := schemas.DeadlineExtension{MessageID: extID.String, ReceivedAt: extReceived.Time}
+		if e.NewDueDate, err = time.Parse(time.RFC3339Nano, extDue.String); err != nil {
 			continue // stored by a decoder that checked it; never expected
 		}
 		f.Extensions = append(f.Extensions, e)
 	}
-	return f, rows.Err()
+	if err := rows.Err(); err != nil {
+		return f, nil, fmt.Errorf("read the deadline facts of delivery %s: %w", deliveryID, err)
+	}
+	if !found {
+		return f, nil, fmt.Errorf("read the deadline facts of delivery %s: %w", deliveryID, ErrNotFound)
+	}
+	if !withDues {
+		return f, nil, nil
+	}
+	current, err := decodeCurrentDues(dues)
+	if err != nil {
+		return f, nil, fmt.Errorf("read the due dates of delivery %s: %w", deliveryID, err)
+	}
+	return f, current, nil
+}
+
+// decodeCurrentDues decodes deadlineStateSQL's JSON array of current due dates, by kind.
+func decodeCurrentDues(agg []byte) (map[schemas.DueKind]currentDue, error) {
+	current := map[schemas.DueKind]currentDue{}
+	if agg == nil {
+		return current, nil
+	}
+	var rows []dueJSON
+	if err := json.Unmarshal(agg, &rows); err != nil {
+		return nil, fmt.Errorf("decode current due dates: %w", err)
+	}
+	for _, r := range rows {
+		c := currentDue{id: r.ID, dueAt: time.UnixMicro(r.DueAt).UTC(), rule: r.Rule, version: r.CalendarVersion, closed: r.Closed}
+		if r.OverdueAt != nil {
+			at := time.UnixMicro(*r.OverdueAt).UTC()
+			c.overdueAt = &at
+		}
+		current[r.Kind] = c
+	}
+	return current, nil
 }
 
 // deliveredStatuses are the statuses only a document the authority's system has reaches.
@@ -236,30 +340,10 @@ type currentDue struct {
 // one; a current row that is closed stays as it is; one whose due date and rule are the same is
 // updated in place (its explanation, and how it ended); otherwise a new row supersedes it. A new
 // row takes over the old one's overdue report when it is not later than the moment of that report.
-// It returns the due dates inserted or superseded that are open.
-func applyDueDates(ctx context.Context, tx *sql.Tx, f schemas.DeadlineFacts, specs []DueDateSpec, now time.Time) ([]DueDateSpec, error) {
-	rows, err := tx.QueryContext(ctx, `
-		SELECT id, kind, due_at, rule, calendar_version, closed_at IS NOT NULL, overdue_at
-		FROM due_dates WHERE delivery_id = $1 AND superseded_by IS NULL ORDER BY kind FOR UPDATE`, f.DeliveryID)
-	if err != nil {
-		return nil, fmt.Errorf("read the due dates of delivery %s: %w", f.DeliveryID, err)
-	}
-	current := map[schemas.DueKind]currentDue{}
-	for rows.Next() {
-		var c currentDue
-		var kind schemas.DueKind
-		var overdue sql.NullTime
-		if err := rows.Scan(&c.id, &kind, &c.dueAt, &c.rule, &c.version, &c.closed, &overdue); err != nil {
-			rows.Close()
-			return nil, fmt.Errorf("scan due date: %w", err)
-		}
-		c.overdueAt = nullTime(overdue)
-		current[kind] = c
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("read the due dates of delivery %s: %w", f.DeliveryID, err)
-	}
+// current are the delivery's current due dates as deadlineState read and locked them; the kinds
+// handled are deleted from it. It returns the due dates inserted or superseded that are open.
+func applyDueDates(ctx context.Context, tx *sql.Tx, f schemas.DeadlineFacts, current map[schemas.DueKind]currentDue,
+	specs []DueDateSpec, now time.Time) ([]DueDateSpec, error) {
 	var changed []DueDateSpec
 	for _, d := range specs {
 		explanation, err := json.Marshal(d.Explanation)
@@ -283,23 +367,8 @@ func applyDueDates(ctx context.Context, tx *sql.Tx, f schemas.DeadlineFacts, spe
 		if ok && cur.overdueAt != nil && !d.DueAt.After(*cur.overdueAt) {
 			overdue = cur.overdueAt
 		}
-		var id int64
-		if err := tx.QueryRowContext(ctx, `SELECT nextval(pg_get_serial_sequence('due_dates', 'id'))`).Scan(&id); err != nil {
-			return nil, fmt.Errorf("next due date id: %w", err)
-		}
-		if ok {
-			if _, err := tx.ExecContext(ctx, `UPDATE due_dates SET superseded_by = $2, superseded_at = $3 WHERE id = $1`,
-				cur.id, id, now); err != nil {
-				return nil, fmt.Errorf("supersede due date: %w", err)
-			}
-		}
-		if _, err := tx.ExecContext(ctx, `
-			INSERT INTO due_dates (id, delivery_id, appeal_id, kind, due_at, rule, calendar_version, explanation, created_at,
-			                       closed_at, met, overdue_at)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)`,
-			id, f.DeliveryID, f.AppealID, string(d.Kind), d.DueAt, d.Explanation.Rule, d.Explanation.CalendarVersion, explanation, now,
-			nullTimePtr(d.ClosedAt), nullBool(d.Met), nullTimePtr(overdue)); err != nil {
-			return nil, fmt.Errorf("insert due date: %w", mapErr(err))
+		if err := insertDueDate(ctx, tx, f, d, explanation, overdue, ok, cur.id, now); err != nil {
+			return nil, err
 		}
 		if d.ClosedAt == nil {
 			changed = append(changed, d)
@@ -314,6 +383,40 @@ func applyDueDates(ctx context.Context, tx *sql.Tx, f schemas.DeadlineFacts, spe
 		}
 	}
 	return changed, nil
+}
+
+// insertDueDate inserts the due date d of delivery f, in one statement. When it supersedes the
+// current row supersededID (supersede set), that statement's UPDATE draws the new row's id from
+// the table's sequence and takes the old row out of the current index (due_dates_current); the
+// INSERT's id is read from that UPDATE's RETURNING, so the new row cannot be formed, let alone
+// checked against the index, before the old one left it (and a missing old row leaves the id NULL,
+// an error). Otherwise the row takes its id from the column default, the same sequence. Either
+// way ids are drawn in the order the due dates are stored, as when each had a nextval of its own.
+func insertDueDate(ctx context.Context, tx *sql.Tx, f schemas.DeadlineFacts, d DueDateSpec, explanation []byte, overdue *time.Time,
+	supersede bool, supersededID int64, now time.Time) error {
+	args := []any{f.DeliveryID, f.AppealID, string(d.Kind), d.DueAt, d.Explanation.Rule, d.Explanation.CalendarVersion, explanation, now,
+		nullTimePtr(d.ClosedAt), nullBool(d.Met), nullTimePtr(overdue)}
+	if !supersede {
+		if _, err := tx.ExecContext(ctx, `
+			INSERT INTO due_dates (delivery_id, appeal_id, kind, due_at, rule, calendar_version, explanation, created_at,
+			                       closed_at, met, overdue_at)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`, args...); err != nil {
+			return fmt.Errorf("insert due date: %w", mapErr(err))
+		}
+		return nil
+	}
+	if _, err := tx.ExecContext(ctx, `
+		WITH old AS (
+			UPDATE due_dates SET superseded_by = nextval(pg_get_serial_sequence('due_dates', 'id')), superseded_at = $8
+			WHERE id = $12
+			RETURNING superseded_by)
+		INSERT INTO due_dates (id, delivery_id, appeal_id, kind, due_at, rule, calendar_version, explanation, created_at,
+		                       closed_at, met, overdue_at)
+		VALUES ((SELECT superseded_by FROM old), $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`,
+		append(args, supersededID)...); err != nil {
+		return fmt.Errorf("supersede due date %d: %w", supersededID, mapErr(err))
+	}
+	return nil
 }
 
 func nullBool(b *bool) sql.NullBool {

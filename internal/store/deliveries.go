@@ -3,40 +3,97 @@ package store
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"fmt"
 	"time"
 
 	"appealhub/schemas"
 )
 
-// DeliveryTask returns what the delivery worker needs to send one delivery.
+// DeliveryTask returns what the delivery worker needs to send one delivery, with the case's
+// verified signatures, in one statement.
 func (s *Store) DeliveryTask(ctx context.Context, deliveryID string) (schemas.DeliveryTask, error) {
 	var t schemas.DeliveryTask
 	var timeoutMS int64
-	var signed bool // read the signatures only when the case has some: one round trip less
+	var signatures []byte
 	err := s.db.QueryRowContext(ctx, `
 		SELECT d.id, a.id, a.tracking_number, d.authority_code, d.status, d.attempts, a.received_at,
 		       a.body, a.trace_parent, au.status, au.mode, au.adapter, au.endpoint, au.token, au.tls_client,
 		       au.max_message_bytes, coalesce(au.request_timeout_ms, 0),
-		       EXISTS (SELECT 1 FROM case_signatures cs WHERE cs.appeal_id = a.id)
+		       (SELECT json_agg(json_build_object(`+signatureJSONFields+`) ORDER BY cs.signature_index)
+		        FROM case_signatures cs WHERE cs.appeal_id = a.id)
 		FROM deliveries d
 		JOIN appeals a ON a.id = d.appeal_id
 		JOIN authorities au ON au.code = d.authority_code
 		WHERE d.id = $1`, deliveryID).
 		Scan(&t.DeliveryID, &t.AppealID, &t.TrackingNumber, &t.Authority, &t.Status, &t.Attempts, &t.ReceivedAt,
 			&t.Body, &t.TraceParent, &t.AuthorityStatus, &t.Mode, &t.Adapter, &t.Endpoint, &t.Token, &t.TLSClient,
-			&t.MaxMessageBytes, &timeoutMS, &signed)
+			&t.MaxMessageBytes, &timeoutMS, &signatures)
 	if err != nil {
 		return t, fmt.Errorf("read delivery task: %w", mapErr(err))
 	}
 	t.RequestTimeout = time.Duration(timeoutMS) * time.Millisecond
-	t.Signatures = []schemas.VerifiedSignature{}
-	if signed {
-		if t.Signatures, err = s.signaturesOf(ctx, t.AppealID); err != nil {
-			return t, err
-		}
+	if t.Signatures, err = decodeSignatures(signatures); err != nil {
+		return t, fmt.Errorf("read delivery task %s: %w", deliveryID, err)
 	}
 	return t, nil
+}
+
+// signatureJSONFields are the json_build_object arguments that give a case_signatures row cs as a
+// signatureJSON. Times travel as microseconds since the epoch: exact, and independent of the
+// session's time zone and of how it would print them.
+const signatureJSONFields = `
+	'index', cs.signature_index, 'of', cs.of, 'format', cs.format, 'subject', cs.subject, 'issuer', cs.issuer,
+	'serial_number', cs.serial_number,
+	'not_before', (extract(epoch FROM cs.not_before) * 1000000)::bigint,
+	'not_after', (extract(epoch FROM cs.not_after) * 1000000)::bigint,
+	'tax_number', cs.tax_number, 'digest_algorithm', cs.digest_algorithm, 'signature_algorithm', cs.signature_algorithm,
+	'certificate_sha256', cs.certificate_sha256,
+	'claimed_signing_time', (extract(epoch FROM cs.claimed_signing_time) * 1000000)::bigint,
+	'revocation', cs.revocation`
+
+// signatureJSON is one case_signatures row as signatureJSONFields builds it.
+type signatureJSON struct {
+	Index              int    `json:"index"`
+	Of                 string `json:"of"`
+	Format             string `json:"format"`
+	Subject            string `json:"subject"`
+	Issuer             string `json:"issuer"`
+	SerialNumber       string `json:"serial_number"`
+	NotBefore          int64  `json:"not_before"`
+	NotAfter           int64  `json:"not_after"`
+	TaxNumber          string `json:"tax_number"`
+	DigestAlgorithm    string `json:"digest_algorithm"`
+	SignatureAlgorithm string `json:"signature_algorithm"`
+	CertificateSHA256  string `json:"certificate_sha256"`
+	ClaimedSigningTime *int64 `json:"claimed_signing_time"`
+	Revocation         string `json:"revocation"`
+}
+
+// decodeSignatures decodes a json_agg of signatureJSON rows (NULL when the case has none) into the
+// signatures signaturesOf would return: the same values, times in UTC, empty rather than nil.
+func decodeSignatures(agg []byte) ([]schemas.VerifiedSignature, error) {
+	out := []schemas.VerifiedSignature{}
+	if agg == nil {
+		return out, nil
+	}
+	var rows []signatureJSON
+	if err := json.Unmarshal(agg, &rows); err != nil {
+		return nil, fmt.Errorf("decode case signatures: %w", err)
+	}
+	for _, r := range rows {
+		v := schemas.VerifiedSignature{Index: r.Index, Of: r.Of, Format: r.Format, Signer: schemas.Signer{
+			Subject: r.Subject, Issuer: r.Issuer, SerialNumber: r.SerialNumber,
+			NotBefore: time.UnixMicro(r.NotBefore).UTC(), NotAfter: time.UnixMicro(r.NotAfter).UTC(),
+			TaxNumber: r.TaxNumber, DigestAlgorithm: r.DigestAlgorithm, SignatureAlgorithm: r.SignatureAlgorithm,
+			CertificateSHA256: r.CertificateSHA256, Revocation: r.Revocation}}
+		if r.ClaimedSigningTime != nil {
+			claimed := time.UnixMicro(*r.ClaimedSigningTime).UTC()
+			v.Signer.ClaimedSigningTime = &claimed
+		}
+		out = append(out, v)
+	}
+	return out, nil
 }
 
 // RecordOutcome records one delivery attempt atomically: the delivery's new state, an event, and,
@@ -73,7 +130,9 @@ const recordOutcomeSQL = `
 		    sent_at = CASE WHEN $3 IN ('sent', 'delivered') THEN coalesce(d.sent_at, $6) ELSE d.sent_at END,
 		    delivered_at = CASE WHEN $3 = 'delivered' THEN $6 ELSE d.delivered_at END
 		FROM prev
-		WHERE d.id = prev.id AND d.attempts = $2 - 1 AND d.status IN ('accepted', 'queued')
+		-- d.id = $1 as well: without it the generic plan of this prepared statement finds the row
+		-- through the partial index of all deliveries in transit (status IN …) and filters them.
+		WHERE d.id = $1 AND d.id = prev.id AND d.attempts = $2 - 1 AND d.status IN ('accepted', 'queued')
 		RETURNING d.appeal_id, d.authority_code, prev.status AS previous),
 	recorded AS (
 		INSERT INTO events (appeal_id, delivery_id, type, status, detail, created_at)

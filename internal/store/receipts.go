@@ -76,19 +76,20 @@ func (s *Store) IssueReceipts(ctx context.Context, limit int, types []schemas.Ev
 		if err != nil {
 			return err
 		}
+		var receipts []Receipt
 		for _, e := range events {
 			r, ok, err := issue(e)
 			if err != nil {
 				return fmt.Errorf("issue the receipt of chain position %d: %w", e.Link.Pos, err)
 			}
-			if !ok {
-				continue
+			if ok {
+				receipts = append(receipts, r)
 			}
-			if err := insertReceipt(ctx, tx, r); err != nil {
-				return err
-			}
-			issued++
 		}
+		if err := insertReceipts(ctx, tx, receipts); err != nil {
+			return err
+		}
+		issued = len(receipts)
 		return nil
 	})
 	if err != nil {
@@ -150,12 +151,37 @@ func receiptEvents(ctx context.Context, tx *sql.Tx, from, to int64, types []sche
 	return out, nil
 }
 
-func insertReceipt(ctx context.Context, tx *sql.Tx, r Receipt) error {
+// insertReceipts stores receipts, in their order, with one statement (none when there are none):
+// the columns travel as arrays that unnest zips back into rows.
+func insertReceipts(ctx context.Context, tx *sql.Tx, receipts []Receipt) error {
+	if len(receipts) == 0 {
+		return nil
+	}
+	n := len(receipts)
+	ids, appeals, deliveries, types := make([]string, n), make([]string, n), make([]string, n), make([]string, n)
+	contents, cmss := make([][]byte, n), make([][]byte, n)
+	positions, created := make([]int64, n), make([]string, n)
+	for i, r := range receipts {
+		// A nil content or CMS would travel as an empty bytea in an array, where a parameter of its
+		// own was NULL, which the table refuses: refuse it here instead.
+		if r.Content == nil || r.CMS == nil {
+			return fmt.Errorf("insert receipt %s: no content or no CMS", r.ID)
+		}
+		ids[i], appeals[i], deliveries[i], types[i] = r.ID, r.AppealID, r.DeliveryID, string(r.Type)
+		contents[i], cmss[i], positions[i] = r.Content, r.CMS, r.ChainPos
+		// The text lib/pq sends for a time.Time parameter, so the stored instant is the one a
+		// parameter of its own gave.
+		created[i] = string(pq.FormatTimestamp(r.CreatedAt))
+	}
 	if _, err := tx.ExecContext(ctx, `
 		INSERT INTO receipts (id, appeal_id, delivery_id, type, content, cms, chain_pos, created_at)
-		VALUES ($1, $2, NULLIF($3, '')::uuid, $4, $5, $6, $7, $8)`,
-		r.ID, r.AppealID, r.DeliveryID, string(r.Type), r.Content, r.CMS, r.ChainPos, r.CreatedAt); err != nil {
-		return fmt.Errorf("insert receipt: %w", mapErr(err))
+		SELECT r.id, r.appeal_id, NULLIF(r.delivery_id, '')::uuid, r.type, r.content, r.cms, r.chain_pos, r.created_at
+		FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::text[], $5::bytea[], $6::bytea[], $7::bigint[], $8::timestamptz[])
+		     WITH ORDINALITY AS r (id, appeal_id, delivery_id, type, content, cms, chain_pos, created_at, ord)
+		ORDER BY r.ord`,
+		pq.Array(ids), pq.Array(appeals), pq.Array(deliveries), pq.Array(types), pq.Array(contents), pq.Array(cmss),
+		pq.Array(positions), pq.Array(created)); err != nil {
+		return fmt.Errorf("insert receipts: %w", mapErr(err))
 	}
 	return nil
 }

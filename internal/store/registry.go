@@ -157,9 +157,11 @@ func (s *Store) ChangeAuthority(ctx context.Context, ch schemas.AuthorityChange,
 	return out, nil
 }
 
-// registryChanged tells every hub process to re-read the registry at once (subscriptions,
-// topology). If the notice is lost, their periodic sync catches up: the change itself is committed.
+// registryChanged forgets this process's cached routing entries (RoutingCacheTTL) and tells every
+// hub process to re-read the registry at once (subscriptions, topology). If the notice is lost,
+// their periodic sync catches up: the change itself is committed.
 func (s *Store) registryChanged(ctx context.Context) {
+	s.forgetRoutes()
 	_ = s.notify(ctx, s.RegistryChannel())
 }
 

@@ -69,7 +69,7 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("parse database url: %w", err)
 	}
-	db := sql.OpenDB(connector)
+	db := sql.OpenDB(cachingConnector{connector})
 	db.SetMaxOpenConns(cmpOr(cfg.MaxOpenConns, 20))
 	db.SetMaxIdleConns(cmpOr(cfg.MaxIdleConns, 10))
 	db.SetConnMaxLifetime(cfg.ConnMaxLifetime)

@@ -1,9 +1,10 @@
 // Package intake accepts submissions from the portal: it validates the body strictly, verifies the
 // citizen's signatures as the signature policy of the client and case kind asks, resolves the
 // addressees, and stores the case, its verified signatures with their signers' facts, one delivery
-// per addressee, the first events, the outbox rows and the hash of the citizen's access code in one
-// transaction. The same idempotency key with the same body answers the same receipt (without the
-// access code, shown once) and stores nothing new; with another body it is refused.
+// per addressee, the first events, the outbox rows and the hash of the citizen's access code
+// atomically (internal/store writes them with one statement). The same idempotency key with the
+// same body answers the same receipt (without the access code, shown once) and stores nothing new;
+// with another body it is refused.
 package intake
 
 import (
@@ -37,8 +38,10 @@ type AccessCodeStore interface {
 
 // ReplayStore is a Store that finds the case a client already submitted with an idempotency key
 // (ErrNotFound when none; internal/store has it). With such a store a replay is answered from the
-// stored case before anything is checked again, so a case once accepted is never refused later
-// (a certificate that expired since, a registry changed since).
+// stored case whatever checking it again would say, so a case once accepted is never refused later
+// (a certificate that expired since, a registry changed since, the verifier down): Submit looks the
+// key up after any refusal. Its CreateCase must answer the stored
+// case (Created false) for a key already used, as internal/store does.
 type ReplayStore interface {
 	CaseByIdempotencyKey(ctx context.Context, clientID, key string) (schemas.StoredCase, error)
 }
@@ -96,36 +99,35 @@ var kyiv = mustLoadKyiv()
 
 // Submit validates and stores one submission and returns its receipt. Refusals are *schemas.Error;
 // a database failure wraps schemas.ErrUnavailable (the portal retries with the same key).
+//
+// A replay (the key used before) is answered from the stored case, never refused because of what
+// changed since. The submission is checked (its signatures verified again) and inserted, and the
+// insert itself answers the stored case when the key was used (the store refuses a reused key), so
+// that a new submission costs no lookup. A submission refused (or not checked, the verifier or
+// registry unavailable) is looked up then (with a ReplayStore): if its key was used, the stored
+// case answers it as it did before anything was checked again.
 func (in *Intake) Submit(ctx context.Context, req Request) (schemas.Receipt, error) {
 	sum := sha256.Sum256(req.Body)
-	if replays, ok := in.store.(ReplayStore); ok {
-		stored, err := replays.CaseByIdempotencyKey(ctx, req.ClientID, req.IdempotencyKey)
-		switch {
-		case err == nil:
-			return in.receipt(stored, sum[:], "")
-		case !errors.Is(err, schemas.ErrNotFound):
-			return schemas.Receipt{}, fmt.Errorf("find replayed case: %w: %w", schemas.ErrUnavailable, err)
-		}
-	}
+	replays, _ := in.store.(ReplayStore)
 	sub, err := schemas.DecodeSubmission(req.Body)
 	if err != nil {
-		return schemas.Receipt{}, err
+		return in.replayOr(ctx, replays, req, sum[:], err)
 	}
 	// The time of receipt: legal terms run from it, and signatures are verified at it.
 	now := in.cfg.Clock.Now().UTC().Truncate(time.Microsecond)
 	signatures, err := in.checkSignatures(ctx, req.ClientID, sub, now)
 	if err != nil {
-		return schemas.Receipt{}, err
+		return in.replayOr(ctx, replays, req, sum[:], err)
 	}
 	recipients, err := in.recipients.Resolve(ctx, sub)
-	if _, refused := errors.AsType[*schemas.Error](err); refused {
-		return schemas.Receipt{}, err
+	if _, refused := errors.AsType[*schemas.Error](err); !refused && err != nil {
+		err = fmt.Errorf("resolve addressees: %w: %w", schemas.ErrUnavailable, err)
+	}
+	if err == nil && len(recipients) == 0 {
+		err = schemas.Errorf(schemas.CodeRoutingUnavailable, "no authority was found for this submission")
 	}
 	if err != nil {
-		return schemas.Receipt{}, fmt.Errorf("resolve addressees: %w: %w", schemas.ErrUnavailable, err)
-	}
-	if len(recipients) == 0 {
-		return schemas.Receipt{}, schemas.Errorf(schemas.CodeRoutingUnavailable, "no authority was found for this submission")
+		return in.replayOr(ctx, replays, req, sum[:], err)
 	}
 
 	nc := schemas.NewCase{
@@ -164,6 +166,38 @@ func (in *Intake) Submit(ctx context.Context, req Request) (schemas.Receipt, err
 			zap.String("trace_id", traceID(req.TraceParent)))
 	}
 	return in.receipt(stored, sum[:], code)
+}
+
+// replayOr answers a submission that failed with failure: from the stored case when its key was
+// used before (replays, when not nil, finds it), with failure otherwise. When the lookup fails, a
+// refusal becomes unavailable, as the key may be a replay's.
+func (in *Intake) replayOr(ctx context.Context, replays ReplayStore, req Request, sum []byte, failure error) (schemas.Receipt, error) {
+	if replays == nil {
+		return schemas.Receipt{}, failure
+	}
+	stored, found, err := findReplay(ctx, replays, req)
+	switch {
+	case found:
+		return in.receipt(stored, sum, "")
+	case err == nil:
+		return schemas.Receipt{}, failure
+	case errors.Is(failure, schemas.ErrUnavailable):
+		return schemas.Receipt{}, failure
+	}
+	return schemas.Receipt{}, err
+}
+
+// findReplay returns the case req's client already submitted with req's key, if any. A failure to
+// read wraps schemas.ErrUnavailable.
+func findReplay(ctx context.Context, replays ReplayStore, req Request) (schemas.StoredCase, bool, error) {
+	stored, err := replays.CaseByIdempotencyKey(ctx, req.ClientID, req.IdempotencyKey)
+	switch {
+	case err == nil:
+		return stored, true, nil
+	case errors.Is(err, schemas.ErrNotFound):
+		return stored, false, nil
+	}
+	return stored, false, fmt.Errorf("find replayed case: %w: %w", schemas.ErrUnavailable, err)
 }
 
 // receipt answers a submission whose body hashes to sum with the stored case: a replay with

@@ -178,7 +178,8 @@ func TestSubmitDatabaseDownIsUnavailable(t *testing.T) {
 	require.ErrorIs(t, err, schemas.ErrUnavailable)
 }
 
-// replayStore is a fakeStore that finds cases by idempotency key.
+// replayStore is a fakeStore that finds cases by idempotency key and, as internal/store does,
+// answers an insert under a key already used with the stored case.
 type replayStore struct {
 	fakeStore
 	byKey   map[string]schemas.StoredCase
@@ -198,8 +199,21 @@ func (r *replayStore) CaseByIdempotencyKey(_ context.Context, clientID, key stri
 	return c, nil
 }
 
-// TestReplayIsAnsweredFromTheStoredCase: a replay finds its case before anything is checked
-// again, so an accepted case is never refused later (here its addressee was suspended since);
+func (r *replayStore) CreateCase(ctx context.Context, nc schemas.NewCase, prefix string) (schemas.StoredCase, error) {
+	if c, ok := r.byKey[nc.ClientID+"/"+nc.IdempotencyKey]; ok {
+		return c, nil
+	}
+	c, err := r.fakeStore.CreateCase(ctx, nc, prefix)
+	if err == nil {
+		first := c
+		first.Created = false
+		r.byKey[nc.ClientID+"/"+nc.IdempotencyKey] = first
+	}
+	return c, err
+}
+
+// TestReplayIsAnsweredFromTheStoredCase: a replay is answered from its case whatever checking it
+// again says, so an accepted case is never refused later (here its addressee was suspended since);
 // another body under the key is idempotency_key_reused; a failed lookup is unavailable.
 func TestReplayIsAnsweredFromTheStoredCase(t *testing.T) {
 	t.Parallel()
