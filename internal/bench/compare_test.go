@@ -143,18 +143,7 @@ type compareRun struct {
 
 func runHub(b *testing.B, cc compareCase, codes []string, keys *signingKeys, front tls.Certificate, warm, n int) compareRun {
 	sbs := newSandboxes(b, min(cc.authorities, 5))
-	endpoints := map[string]string{}
-	for i, code := range codes {
-		endpoints[code] = sbs.url(i) + "/documents/" + code
-	}
-	env := hubtest.NewEnv(b, endpoints, func(c *config.Config) {
-		productionTimings(c)
-		// The production request timeout, as the pipeline's: hubtest's 5 s is too short for a
-		// 5 MiB document on a loaded machine.
-		c.Delivery.RequestTimeout = config.DefaultDeliveryRequestTimeout
-		c.Signatures.TrustDir = keys.trustDir
-		c.Signatures.Policy.Appeal = config.SignaturePolicyRequired
-	})
+	env := signedHubEnv(b, codes, sbs, keys)
 	if cc.authorities > 100 {
 		env.ReadyWithin = 10 * time.Minute
 	}
@@ -200,6 +189,28 @@ func runHub(b *testing.B, cc compareCase, codes []string, keys *signingKeys, fro
 	b.ReportMetric(Millis(Percentile(out.closed.latencies, 99)), "p99-ms")
 	b.ReportMetric(Millis(Percentile(out.open.latencies, 99)), "half-peak-p99-ms")
 	return out
+}
+
+// signedHubEnv is a hub environment (not started) for codes, each served by one of sbs, with the
+// production timings and every appeal's signatures required and verified against keys' PKI;
+// change, when given, edits the configuration further.
+func signedHubEnv(b *testing.B, codes []string, sbs sandboxes, keys *signingKeys, change ...func(*config.Config)) *hubtest.Env {
+	b.Helper()
+	endpoints := map[string]string{}
+	for i, code := range codes {
+		endpoints[code] = sbs.url(i) + "/documents/" + code
+	}
+	return hubtest.NewEnv(b, endpoints, func(c *config.Config) {
+		productionTimings(c)
+		// The production request timeout, as the pipeline's: hubtest's 5 s is too short for a
+		// 5 MiB document on a loaded machine.
+		c.Delivery.RequestTimeout = config.DefaultDeliveryRequestTimeout
+		c.Signatures.TrustDir = keys.trustDir
+		c.Signatures.Policy.Appeal = config.SignaturePolicyRequired
+		for _, f := range change {
+			f(c)
+		}
+	})
 }
 
 func runBaseline(b *testing.B, cc compareCase, codes []string, keys *signingKeys, front tls.Certificate, warm, n int,

@@ -19,7 +19,6 @@ import (
 	"time"
 
 	"appealhub/config"
-	"appealhub/internal/hubtest"
 )
 
 // BenchmarkSoak runs the hub as an OS process (`appealhub serve`, built from ./cmd/appealhub) at a
@@ -44,17 +43,7 @@ func BenchmarkSoak(b *testing.B) {
 	keys := newSigningKeys(b)
 	codes := authorityCodes(10)
 	sbs := newSandboxes(b, 5)
-	endpoints := map[string]string{}
-	for i, code := range codes {
-		endpoints[code] = sbs.url(i) + "/documents/" + code
-	}
-	env := hubtest.NewEnv(b, endpoints, func(c *config.Config) {
-		productionTimings(c)
-		c.Delivery.RequestTimeout = config.DefaultDeliveryRequestTimeout
-		c.Signatures.TrustDir = keys.trustDir
-		c.Signatures.Policy.Appeal = config.SignaturePolicyRequired
-		c.Log.Level = config.LogLevelWarn
-	})
+	env := signedHubEnv(b, codes, sbs, keys, func(c *config.Config) { c.Log.Level = config.LogLevelWarn })
 	dir := b.TempDir()
 	bin := filepath.Join(dir, "appealhub")
 	if out, err := exec.Command("go", "build", "-o", bin, "appealhub/cmd/appealhub").CombinedOutput(); err != nil {

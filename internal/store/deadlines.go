@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 	"time"
@@ -72,34 +73,14 @@ var deadlineCursor = chainCursor{table: "deadline_cursor", lock: "appealhub:dead
 // and stores what changed (a deadline_set event when the answer due date is set or changes); then
 // it records the new cursor. Either all of it is committed or nothing, so every event is handled
 // exactly once. When another process holds the lock it returns at once with Busy set. Safe for
-// concurrent use by several processes.
+// concurrent use by several processes. A step runs the same statements however many deliveries
+// it concerns (keepStep).
 func (s *Store) KeepDeadlines(ctx context.Context, limit int, skip []schemas.EventType, now time.Time, derive DeriveFunc) (DeadlineStep, error) {
 	var out DeadlineStep
 	step, err := s.advanceCursor(ctx, deadlineCursor, limit, func(tx *sql.Tx, from, to int64) error {
-		ids, err := chainDeliveries(ctx, tx, from, to, skip)
-		if err != nil || len(ids) == 0 {
-			return err
-		}
-		cal, err := currentCalendar(ctx, tx)
-		if err != nil && !errors.Is(err, ErrNotFound) {
-			return err
-		}
-		for _, id := range ids {
-			changed, err := rederive(ctx, tx, id, cal, now, derive)
-			if err != nil {
-				return err
-			}
-			out.Deliveries++
-			out.Changed += len(changed)
-			if i := slices.IndexFunc(changed, func(d DueDateSpec) bool { return d.Kind == schemas.DueAnswer }); i >= 0 {
-				d := changed[i]
-				if err := insertDeadlineEvent(ctx, tx, id, schemas.EventDeadlineSet, fmt.Sprintf("answer due %s (%s, calendar %s)",
-					d.DueAt.Format(time.RFC3339), d.Explanation.Rule, d.Explanation.CalendarVersion), now); err != nil {
-					return err
-				}
-			}
-		}
-		return nil
+		var err error
+		out, err = keepStep(ctx, tx, from, to, skip, now, derive)
+		return err
 	})
 	if err != nil {
 		return DeadlineStep{}, fmt.Errorf("keep deadlines: %w", err)
@@ -108,9 +89,50 @@ func (s *Store) KeepDeadlines(ctx context.Context, limit int, skip []schemas.Eve
 	return out, nil
 }
 
+// keepStep recomputes, in tx, the due dates of the deliveries that the events sealed at positions
+// (from, to] concern (events of the types in skip excepted), in delivery id order, and adds a
+// deadline_set event for each delivery whose answer due date was set or changed, in that order. It
+// runs at most six statements whatever the number of deliveries: the deliveries, the current
+// calendar, rederive's read and two writes, and one INSERT of the events. It sets Deliveries and
+// Changed of the step.
+func keepStep(ctx context.Context, tx txQueryer, from, to int64, skip []schemas.EventType, now time.Time,
+	derive DeriveFunc) (DeadlineStep, error) {
+	var out DeadlineStep
+	ids, err := chainDeliveries(ctx, tx, from, to, skip)
+	if err != nil || len(ids) == 0 {
+		return out, err
+	}
+	cal, err := currentCalendar(ctx, tx)
+	if err != nil && !errors.Is(err, ErrNotFound) {
+		return out, err
+	}
+	changed, err := rederive(ctx, tx, ids, cal, now, derive)
+	if err != nil {
+		return out, err
+	}
+	var events []deadlineEvent
+	for i, id := range ids {
+		out.Deliveries++
+		out.Changed += len(changed[i])
+		if j := slices.IndexFunc(changed[i], func(d DueDateSpec) bool { return d.Kind == schemas.DueAnswer }); j >= 0 {
+			d := changed[i][j]
+			events = append(events, deadlineEvent{deliveryID: id, typ: schemas.EventDeadlineSet, detail: fmt.Sprintf(
+				"answer due %s (%s, calendar %s)", d.DueAt.Format(time.RFC3339), d.Explanation.Rule, d.Explanation.CalendarVersion)})
+		}
+	}
+	return out, insertDeadlineEvents(ctx, tx, events, now)
+}
+
+// txQueryer is what the deadline code needs of its transaction (an interface, so that a test can
+// count the statements of a step).
+type txQueryer interface {
+	queryer
+	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
+}
+
 // chainDeliveries returns the deliveries that the events sealed at positions (from, to] concern,
 // events of the types in skip excepted, in id order.
-func chainDeliveries(ctx context.Context, tx *sql.Tx, from, to int64, skip []schemas.EventType) ([]string, error) {
+func chainDeliveries(ctx context.Context, tx queryer, from, to int64, skip []schemas.EventType) ([]string, error) {
 	names := make([]string, len(skip))
 	for i, t := range skip {
 		names[i] = string(t)
@@ -149,40 +171,95 @@ func (s *Store) DeadlineCursor(ctx context.Context) (int64, error) {
 	return s.cursorPos(ctx, deadlineCursor)
 }
 
-// rederive reads a delivery's facts, derives its due dates and stores them; it returns the due
-// dates that were inserted or superseded and are open.
-func rederive(ctx context.Context, tx *sql.Tx, deliveryID string, cal schemas.StoredCalendar, now time.Time, derive DeriveFunc) ([]DueDateSpec, error) {
-	f, current, err := deadlineState(ctx, tx, deliveryID)
-	if errors.Is(err, ErrNotFound) {
-		return nil, nil
-	}
+// rederive recomputes the due dates of the deliveries ids (distinct, as PostgreSQL prints them):
+// deadlineStates reads the facts of all of them and locks their current due dates in one
+// statement, derive computes the due dates of each in the order of ids, and dueWrites stores what
+// changed with at most two statements; so it runs at most three statements however many
+// deliveries there are. An error of derive stops it before anything is written. It returns, for
+// each of ids, the due dates inserted or superseded that are open (none for a delivery that does
+// not exist).
+func rederive(ctx context.Context, tx txQueryer, ids []string, cal schemas.StoredCalendar, now time.Time,
+	derive DeriveFunc) ([][]DueDateSpec, error) {
+	states, err := deadlineStates(ctx, tx, ids)
 	if err != nil {
 		return nil, err
 	}
-	specs, err := derive(cal, f)
-	if err != nil {
-		return nil, fmt.Errorf("derive the due dates of delivery %s: %w", deliveryID, err)
+	var w dueWrites
+	changed := make([][]DueDateSpec, len(ids))
+	for i, id := range ids {
+		st, ok := states[id]
+		if !ok {
+			continue // no such delivery
+		}
+		specs, err := derive(cal, st.facts)
+		if err != nil {
+			return nil, fmt.Errorf("derive the due dates of delivery %s: %w", id, err)
+		}
+		if changed[i], err = w.add(st.facts, st.current, specs, now); err != nil {
+			return nil, err
+		}
 	}
-	return applyDueDates(ctx, tx, f, current, specs, now)
+	if err := w.store(ctx, tx, now); err != nil {
+		return nil, err
+	}
+	return changed, nil
 }
 
 // deadlineFacts reads what the due dates of a delivery depend on, in one statement.
 func deadlineFacts(ctx context.Context, tx *sql.Tx, deliveryID string) (schemas.DeadlineFacts, error) {
-	f, _, err := readDeadlineFacts(ctx, tx, deliveryID, false)
-	return f, err
+	rows, err := tx.QueryContext(ctx, deadlineFactsSQL, deliveryID, string(schemas.CaseInfoRequest),
+		pq.Array(statusNames(deliveredStatuses)), string(schemas.MsgExtended))
+	if err != nil {
+		return schemas.DeadlineFacts{}, fmt.Errorf("read the deadline facts of delivery %s: %w", deliveryID, err)
+	}
+	facts, _, err := scanDeadlineFacts(rows, false)
+	if err != nil {
+		return schemas.DeadlineFacts{}, fmt.Errorf("read the deadline facts of delivery %s: %w", deliveryID, err)
+	}
+	if len(facts) == 0 {
+		return schemas.DeadlineFacts{}, fmt.Errorf("read the deadline facts of delivery %s: %w", deliveryID, ErrNotFound)
+	}
+	return facts[0], nil
 }
 
-// deadlineState reads, in one statement, the facts of a delivery and its current due dates, locked
-// (FOR UPDATE) until the transaction ends, as applyDueDates needs them.
-func deadlineState(ctx context.Context, tx *sql.Tx, deliveryID string) (schemas.DeadlineFacts, map[schemas.DueKind]currentDue, error) {
-	return readDeadlineFacts(ctx, tx, deliveryID, true)
+// deliveryDeadlines is what deadlineStates reads of a delivery: its facts and its current due
+// dates by kind, locked until the transaction ends.
+type deliveryDeadlines struct {
+	facts   schemas.DeadlineFacts
+	current map[schemas.DueKind]currentDue
 }
 
-// deadlineFactsQuery reads the facts of delivery $1 with its extensions (the authority's extended
-// messages that state a new due date): one row per extension in the order the hub received them,
-// the delivery's facts repeated on each, or one row with NULL extension columns when there is
-// none. The rows are scanned like any other, so the times are what a query of their own gave. The
-// first %s is for a WITH clause, the second for a last column (deadlineStateSQL).
+// deadlineStates reads, in one statement, the facts of the deliveries ids and their current due
+// dates, locked (FOR UPDATE) until the transaction ends, as dueWrites needs them; by delivery id
+// (a delivery that does not exist is absent).
+func deadlineStates(ctx context.Context, tx queryer, ids []string) (map[string]deliveryDeadlines, error) {
+	rows, err := tx.QueryContext(ctx, deadlineStatesSQL, pq.Array(ids), string(schemas.CaseInfoRequest),
+		pq.Array(statusNames(deliveredStatuses)), string(schemas.MsgExtended))
+	if err != nil {
+		return nil, fmt.Errorf("read the deadline facts of %d deliveries: %w", len(ids), err)
+	}
+	facts, dues, err := scanDeadlineFacts(rows, true)
+	if err != nil {
+		return nil, fmt.Errorf("read the deadline facts of %d deliveries: %w", len(ids), err)
+	}
+	out := make(map[string]deliveryDeadlines, len(facts))
+	for i, f := range facts {
+		current, err := decodeCurrentDues(dues[i])
+		if err != nil {
+			return nil, fmt.Errorf("read the due dates of delivery %s: %w", f.DeliveryID, err)
+		}
+		out[f.DeliveryID] = deliveryDeadlines{facts: f, current: current}
+	}
+	return out, nil
+}
+
+// deadlineFactsQuery reads the facts of deliveries with their extensions (the authority's
+// extended messages that state a new due date): for each delivery, one row per extension in the
+// order the hub received them, the delivery's facts repeated on each, or one row with NULL
+// extension columns when there is none; the rows of a delivery come together, in delivery id
+// order. The rows are scanned like any other, so the times are what a query of their own gave.
+// The first %s is for a WITH clause, the second for a last column, the third for a join, the
+// fourth is the condition on the deliveries d (deadlineStatesSQL).
 const deadlineFactsQuery = `%s
 	SELECT d.id, d.appeal_id, d.authority_code, a.case_kind, d.status,
 	       coalesce((SELECT min(e.created_at) FROM events e
@@ -193,33 +270,39 @@ const deadlineFactsQuery = `%s
 	       CASE WHEN a.case_kind = $2 THEN a.body END,
 	       (SELECT min(m.received_at) FROM authority_messages m WHERE m.delivery_id = d.id AND m.message @> '{"simple": true}'),
 	       x.message_id, x.received_at, x.new_due_date%s
-	FROM deliveries d JOIN appeals a ON a.id = d.appeal_id
+	FROM deliveries d JOIN appeals a ON a.id = d.appeal_id%s
 	LEFT JOIN LATERAL (
 	    SELECT m.message_id, m.received_at, m.message ->> 'new_due_date' AS new_due_date
 	    FROM authority_messages m
 	    WHERE m.delivery_id = d.id AND m.type = $4 AND m.message ? 'new_due_date') x ON true
-	WHERE d.id = $1
-	ORDER BY x.received_at, x.message_id`
+	WHERE %s
+	ORDER BY d.id, x.received_at, x.message_id`
 
 var (
-	// deadlineFactsSQL reads the facts alone (the notifier's view).
-	deadlineFactsSQL = fmt.Sprintf(deadlineFactsQuery, "", "")
-	// deadlineStateSQL also locks the delivery's current due dates and returns them as a JSON
-	// array of dueJSON (NULL when there are none). The CTE is read by an uncorrelated sub-select,
-	// evaluated once however many extension rows there are; a row the overdue sweep holds is
-	// waited for and read as that sweep committed it, as a SELECT … FOR UPDATE of its own did.
-	deadlineStateSQL = fmt.Sprintf(deadlineFactsQuery, `
-	WITH cur_dues AS (
-		SELECT id, kind, due_at, rule, calendar_version, closed_at IS NOT NULL AS closed, overdue_at
-		FROM due_dates WHERE delivery_id = $1 AND superseded_by IS NULL ORDER BY kind FOR UPDATE)`, `,
-	       (SELECT json_agg(json_build_object('id', c.id, 'kind', c.kind,
-	                'due_at', (extract(epoch FROM c.due_at) * 1000000)::bigint, 'rule', c.rule,
-	                'calendar_version', c.calendar_version, 'closed', c.closed,
-	                'overdue_at', (extract(epoch FROM c.overdue_at) * 1000000)::bigint))
-	        FROM cur_dues c)`)
+	// deadlineFactsSQL reads the facts of delivery $1 alone (the notifier's view).
+	deadlineFactsSQL = fmt.Sprintf(deadlineFactsQuery, "", "", "", "d.id = $1")
+	// deadlineStatesSQL reads the facts of the deliveries $1 (an array) and also locks their
+	// current due dates and returns those of each as a JSON array of dueJSON (NULL when there are
+	// none). The locking CTE is materialized: it runs once, locking the rows in (delivery, kind)
+	// order, as the per-delivery reads it replaced did one delivery after the other; a row the
+	// overdue sweep holds is waited for and read as that sweep committed it, as a SELECT … FOR
+	// UPDATE of its own did. The aggregate is joined by delivery, so each delivery's due dates are
+	// read once however many extension rows it has.
+	deadlineStatesSQL = fmt.Sprintf(deadlineFactsQuery, `
+	WITH cur_dues AS MATERIALIZED (
+		SELECT id, delivery_id, kind, due_at, rule, calendar_version, closed_at IS NOT NULL AS closed, overdue_at
+		FROM due_dates WHERE delivery_id = ANY($1) AND superseded_by IS NULL ORDER BY delivery_id, kind FOR UPDATE),
+	dues AS (
+		SELECT c.delivery_id, json_agg(json_build_object('id', c.id, 'kind', c.kind,
+		           'due_at', (extract(epoch FROM c.due_at) * 1000000)::bigint, 'rule', c.rule,
+		           'calendar_version', c.calendar_version, 'closed', c.closed,
+		           'overdue_at', (extract(epoch FROM c.overdue_at) * 1000000)::bigint) ORDER BY c.kind) AS agg
+		FROM cur_dues c GROUP BY c.delivery_id)`, `,
+	       du.agg`, `
+	LEFT JOIN dues du ON du.delivery_id = d.id`, "d.id = ANY($1)")
 )
 
-// dueJSON is a current due_dates row as deadlineStateSQL returns it; times are microseconds since
+// dueJSON is a current due_dates row as deadlineStatesSQL returns it; times are microseconds since
 // the epoch (exact whatever the session's time zone).
 type dueJSON struct {
 	ID              int64           `json:"id"`
@@ -231,36 +314,28 @@ type dueJSON struct {
 	OverdueAt       *int64          `json:"overdue_at"`
 }
 
-// readDeadlineFacts runs deadlineStateSQL when withDues is set, deadlineFactsSQL otherwise (the
-// current due dates are then nil).
-func readDeadlineFacts(ctx context.Context, tx *sql.Tx, deliveryID string, withDues bool) (schemas.DeadlineFacts, map[schemas.DueKind]currentDue, error) {
-	var f schemas.DeadlineFacts
-	query := deadlineFactsSQL
-	if withDues {
-		query = deadlineStateSQL
-	}
-	rows, err := tx.QueryContext(ctx, query, deliveryID, string(schemas.CaseInfoRequest),
-		pq.Array(statusNames(deliveredStatuses)), string(schemas.MsgExtended))
-	if err != nil {
-		return f, nil, fmt.Errorf("read the deadline facts of delivery %s: %w", deliveryID, err)
-	}
+// scanDeadlineFacts reads, and closes, the rows of deadlineFactsSQL or, withDues, of
+// deadlineStatesSQL: the facts of each delivery in the order of the rows and, withDues, the JSON
+// of each one's current due dates (aligned with the facts).
+func scanDeadlineFacts(rows *sql.Rows, withDues bool) ([]schemas.DeadlineFacts, [][]byte, error) {
 	defer rows.Close()
-	var dues []byte
-	found := false
+	var facts []schemas.DeadlineFacts
+	var dues [][]byte
 	for rows.Next() {
+		var f schemas.DeadlineFacts
 		var sent, delivered, simple, extReceived sql.NullTime
-		var body []byte
+		var body, agg []byte
 		var extID, extDue sql.NullString
 		dest := []any{&f.DeliveryID, &f.AppealID, &f.Authority, &f.CaseKind, &f.Status, &f.StatusAt, &sent, &delivered, &body, &simple,
 			&extID, &extReceived, &extDue}
 		if withDues {
-			dest = append(dest, &dues)
+			dest = append(dest, &agg)
 		}
 		if err := rows.Scan(dest...); err != nil {
-			return f, nil, fmt.Errorf("read the deadline facts of delivery %s: %w", deliveryID, err)
+			return nil, nil, err
 		}
-		if !found {
-			found = true
+		if n := len(facts); n == 0 || facts[n-1].DeliveryID != f.DeliveryID {
+			// The first row of a delivery: the others repeat its facts.
 			f.SentAt, f.DeliveredAt, f.SimpleAt = nullTime(sent), nullTime(delivered), nullTime(simple)
 			f.Simple = f.SimpleAt != nil
 			if body != nil {
@@ -271,37 +346,30 @@ func readDeadlineFacts(ctx context.Context, tx *sql.Tx, deliveryID string, withD
 					f.Urgent = sub.Urgent
 				}
 			}
+			facts, dues = append(facts, f), append(dues, agg)
 		}
 		if !extID.Valid {
 			continue // the delivery has no extension
 		}
 		if !extDue.Valid {
 			// A JSON null new_due_date: the string it is read into cannot hold it.
-			return f, nil, fmt.Errorf("scan extension: new_due_date of message %s is null", extID.String)
+			return nil, nil, fmt.Errorf("scan extension: new_due_date of message %s is null", extID.String)
 		}
 		e := schemas.DeadlineExtension{MessageID: extID.String, ReceivedAt: extReceived.Time}
+		var err error
 		if e.NewDueDate, err = time.Parse(time.RFC3339Nano, extDue.String); err != nil {
 			continue // stored by a decoder that checked it; never expected
 		}
-		f.Extensions = append(f.Extensions, e)
+		last := &facts[len(facts)-1]
+		last.Extensions = append(last.Extensions, e)
 	}
 	if err := rows.Err(); err != nil {
-		return f, nil, fmt.Errorf("read the deadline facts of delivery %s: %w", deliveryID, err)
+		return nil, nil, err
 	}
-	if !found {
-		return f, nil, fmt.Errorf("read the deadline facts of delivery %s: %w", deliveryID, ErrNotFound)
-	}
-	if !withDues {
-		return f, nil, nil
-	}
-	current, err := decodeCurrentDues(dues)
-	if err != nil {
-		return f, nil, fmt.Errorf("read the due dates of delivery %s: %w", deliveryID, err)
-	}
-	return f, current, nil
+	return facts, dues, nil
 }
 
-// decodeCurrentDues decodes deadlineStateSQL's JSON array of current due dates, by kind.
+// decodeCurrentDues decodes deadlineStatesSQL's JSON array of current due dates, by kind.
 func decodeCurrentDues(agg []byte) (map[schemas.DueKind]currentDue, error) {
 	current := map[schemas.DueKind]currentDue{}
 	if agg == nil {
@@ -336,14 +404,44 @@ type currentDue struct {
 	overdueAt *time.Time
 }
 
-// applyDueDates stores the derived due dates of a delivery: a kind without a current row gets
-// one; a current row that is closed stays as it is; one whose due date and rule are the same is
-// updated in place (its explanation, and how it ended); otherwise a new row supersedes it. A new
-// row takes over the old one's overdue report when it is not later than the moment of that report.
-// current are the delivery's current due dates as deadlineState read and locked them; the kinds
-// handled are deleted from it. It returns the due dates inserted or superseded that are open.
-func applyDueDates(ctx context.Context, tx *sql.Tx, f schemas.DeadlineFacts, current map[schemas.DueKind]currentDue,
-	specs []DueDateSpec, now time.Time) ([]DueDateSpec, error) {
+// dueWrites collects the due date writes of several deliveries (add) and stores them with at most
+// two statements (store): one that supersedes rows and inserts every new row, one that updates
+// rows in place. The per-delivery code it replaced ran one statement per write.
+type dueWrites struct {
+	inserts []dueInsert // in the order their ids are drawn: deliveries, then due dates, in add order
+	updates []dueUpdate
+}
+
+// dueInsert is a new due_dates row; supersedes is the current row it replaces (0: none).
+type dueInsert struct {
+	deliveryID, appealID string
+	d                    DueDateSpec
+	explanation          []byte
+	overdue              *time.Time
+	supersedes           int64
+}
+
+// dueUpdate is an in-place update of the current row id: its explanation, calendar version and
+// how it ended; or, when closeAt is set, the close of a due date that no longer applies (closed_at
+// set, the rest kept).
+type dueUpdate struct {
+	id          int64
+	explanation []byte
+	version     string
+	closedAt    *time.Time
+	met         *bool
+	closeAt     *time.Time
+}
+
+// add records the writes of the due dates specs derived for delivery f: a kind without a current
+// row gets one; a current row that is closed stays as it is; one whose due date and rule are the
+// same is updated in place (its explanation, and how it ended); otherwise a new row supersedes it.
+// A new row takes over the old one's overdue report when it is not later than the moment of that
+// report. An open current row of a kind not derived any more is closed at now. current are the
+// delivery's current due dates as deadlineStates read and locked them; the kinds handled are
+// deleted from it. It returns the due dates inserted or superseded that are open.
+func (w *dueWrites) add(f schemas.DeadlineFacts, current map[schemas.DueKind]currentDue, specs []DueDateSpec,
+	now time.Time) ([]DueDateSpec, error) {
 	var changed []DueDateSpec
 	for _, d := range specs {
 		explanation, err := json.Marshal(d.Explanation)
@@ -356,67 +454,137 @@ func applyDueDates(ctx context.Context, tx *sql.Tx, f schemas.DeadlineFacts, cur
 		case ok && cur.closed:
 			continue
 		case ok && cur.dueAt.Equal(d.DueAt) && cur.rule == d.Explanation.Rule:
-			if _, err := tx.ExecContext(ctx, `
-				UPDATE due_dates SET explanation = $2, calendar_version = $3, closed_at = $4, met = $5 WHERE id = $1`,
-				cur.id, explanation, d.Explanation.CalendarVersion, nullTimePtr(d.ClosedAt), nullBool(d.Met)); err != nil {
-				return nil, fmt.Errorf("update due date: %w", err)
-			}
+			w.updates = append(w.updates, dueUpdate{id: cur.id, explanation: explanation, version: d.Explanation.CalendarVersion,
+				closedAt: d.ClosedAt, met: d.Met})
 			continue
 		}
-		var overdue *time.Time
-		if ok && cur.overdueAt != nil && !d.DueAt.After(*cur.overdueAt) {
-			overdue = cur.overdueAt
+		in := dueInsert{deliveryID: f.DeliveryID, appealID: f.AppealID, d: d, explanation: explanation}
+		if ok {
+			in.supersedes = cur.id
+			if cur.overdueAt != nil && !d.DueAt.After(*cur.overdueAt) {
+				in.overdue = cur.overdueAt
+			}
 		}
-		if err := insertDueDate(ctx, tx, f, d, explanation, overdue, ok, cur.id, now); err != nil {
-			return nil, err
-		}
+		w.inserts = append(w.inserts, in)
 		if d.ClosedAt == nil {
 			changed = append(changed, d)
 		}
 	}
-	for _, cur := range current { // a kind that no longer applies
-		if cur.closed {
-			continue
-		}
-		if _, err := tx.ExecContext(ctx, `UPDATE due_dates SET closed_at = $2 WHERE id = $1`, cur.id, now); err != nil {
-			return nil, fmt.Errorf("close due date: %w", err)
+	// A kind that no longer applies, in kind order (the order does not change what is stored).
+	for _, kind := range slices.Sorted(maps.Keys(current)) {
+		if cur := current[kind]; !cur.closed {
+			w.updates = append(w.updates, dueUpdate{id: cur.id, closeAt: &now})
 		}
 	}
 	return changed, nil
 }
 
-// insertDueDate inserts the due date d of delivery f, in one statement. When it supersedes the
-// current row supersededID (supersede set), that statement's UPDATE draws the new row's id from
-// the table's sequence and takes the old row out of the current index (due_dates_current); the
-// INSERT's id is read from that UPDATE's RETURNING, so the new row cannot be formed, let alone
-// checked against the index, before the old one left it (and a missing old row leaves the id NULL,
-// an error). Otherwise the row takes its id from the column default, the same sequence. Either
-// way ids are drawn in the order the due dates are stored, as when each had a nextval of its own.
-func insertDueDate(ctx context.Context, tx *sql.Tx, f schemas.DeadlineFacts, d DueDateSpec, explanation []byte, overdue *time.Time,
-	supersede bool, supersededID int64, now time.Time) error {
-	args := []any{f.DeliveryID, f.AppealID, string(d.Kind), d.DueAt, d.Explanation.Rule, d.Explanation.CalendarVersion, explanation, now,
-		nullTimePtr(d.ClosedAt), nullBool(d.Met), nullTimePtr(overdue)}
-	if !supersede {
-		if _, err := tx.ExecContext(ctx, `
-			INSERT INTO due_dates (delivery_id, appeal_id, kind, due_at, rule, calendar_version, explanation, created_at,
-			                       closed_at, met, overdue_at)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`, args...); err != nil {
-			return fmt.Errorf("insert due date: %w", mapErr(err))
-		}
+// store runs the writes add recorded: at most two statements, none when there is nothing to write.
+func (w *dueWrites) store(ctx context.Context, tx txQueryer, now time.Time) error {
+	if err := w.insert(ctx, tx, now); err != nil {
+		return err
+	}
+	return w.update(ctx, tx)
+}
+
+// insert stores every new row with one statement. Each row's id is drawn from the table's sequence
+// once (the materialized CTE n), in the order of the rows, so ids come in the order the
+// per-delivery code drew them, one nextval per row. The CTE old then points each row
+// that is superseded at its successor and takes it out of the current index (due_dates_current,
+// which is checked row by row, not at the end of the statement); a superseding row takes its id
+// from old's RETURNING, so it cannot be formed, let alone checked against the index, before the old
+// row left it, whatever the plan (and a missing old row leaves the id NULL, an error). superseded_by
+// is checked at commit (DEFERRABLE INITIALLY DEFERRED).
+func (w *dueWrites) insert(ctx context.Context, tx txQueryer, now time.Time) error {
+	if len(w.inserts) == 0 {
 		return nil
 	}
+	n := len(w.inserts)
+	deliveries, appeals, kinds, dueAt := make([]string, n), make([]string, n), make([]string, n), make([]string, n)
+	rules, versions, explanations := make([]string, n), make([]string, n), make([]string, n)
+	closedAt, overdueAt := make([]sql.NullString, n), make([]sql.NullString, n)
+	met, supersedes := make([]sql.NullBool, n), make([]int64, n)
+	for i, in := range w.inserts {
+		deliveries[i], appeals[i], kinds[i] = in.deliveryID, in.appealID, string(in.d.Kind)
+		dueAt[i], closedAt[i], overdueAt[i] = timestampText(in.d.DueAt), nullTimestampText(in.d.ClosedAt), nullTimestampText(in.overdue)
+		rules[i], versions[i], explanations[i] = in.d.Explanation.Rule, in.d.Explanation.CalendarVersion, string(in.explanation)
+		met[i], supersedes[i] = nullBool(in.d.Met), in.supersedes
+	}
 	if _, err := tx.ExecContext(ctx, `
-		WITH old AS (
-			UPDATE due_dates SET superseded_by = nextval(pg_get_serial_sequence('due_dates', 'id')), superseded_at = $8
-			WHERE id = $12
-			RETURNING superseded_by)
+		WITH n AS MATERIALIZED (
+			SELECT u.*, nextval(pg_get_serial_sequence('due_dates', 'id')) AS id
+			FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::timestamptz[], $5::text[], $6::text[], $7::jsonb[],
+			            $8::timestamptz[], $9::boolean[], $10::timestamptz[], $11::bigint[])
+			     WITH ORDINALITY AS u (delivery_id, appeal_id, kind, due_at, rule, calendar_version, explanation,
+			                           closed_at, met, overdue_at, supersedes, ord)
+			ORDER BY u.ord),
+		old AS (
+			UPDATE due_dates o SET superseded_by = n.id, superseded_at = $12
+			FROM n WHERE o.id = n.supersedes
+			RETURNING o.id, o.superseded_by)
 		INSERT INTO due_dates (id, delivery_id, appeal_id, kind, due_at, rule, calendar_version, explanation, created_at,
 		                       closed_at, met, overdue_at)
-		VALUES ((SELECT superseded_by FROM old), $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`,
-		append(args, supersededID)...); err != nil {
-		return fmt.Errorf("supersede due date %d: %w", supersededID, mapErr(err))
+		SELECT CASE WHEN n.supersedes = 0 THEN n.id ELSE old.superseded_by END, n.delivery_id, n.appeal_id, n.kind, n.due_at,
+		       n.rule, n.calendar_version, n.explanation, $12, n.closed_at, n.met, n.overdue_at
+		FROM n LEFT JOIN old ON old.id = n.supersedes
+		ORDER BY n.ord`,
+		pq.Array(deliveries), pq.Array(appeals), pq.Array(kinds), pq.Array(dueAt), pq.Array(rules), pq.Array(versions),
+		pq.Array(explanations), pq.Array(closedAt), pq.Array(met), pq.Array(overdueAt), pq.Array(supersedes), now); err != nil {
+		return fmt.Errorf("insert %d due dates: %w", n, mapErr(err))
 	}
 	return nil
+}
+
+// update stores every in-place update and close with one statement. A row whose explanation (as
+// jsonb prints it, so the stored value is the same to the byte), calendar version, closed_at and
+// met would stay as they are is not written: it is locked already (deadlineStates), nothing
+// depends on its row version, and due_dates has no trigger, so skipping it stores exactly what
+// writing it did, without the dead row.
+func (w *dueWrites) update(ctx context.Context, tx txQueryer) error {
+	if len(w.updates) == 0 {
+		return nil
+	}
+	n := len(w.updates)
+	ids, explanations, versions := make([]int64, n), make([]sql.NullString, n), make([]sql.NullString, n)
+	closedAt, met, closing := make([]sql.NullString, n), make([]sql.NullBool, n), make([]bool, n)
+	for i, u := range w.updates {
+		ids[i] = u.id
+		if u.closeAt != nil {
+			closedAt[i], closing[i] = nullTimestampText(u.closeAt), true
+			continue
+		}
+		explanations[i] = sql.NullString{String: string(u.explanation), Valid: true}
+		versions[i] = sql.NullString{String: u.version, Valid: true}
+		closedAt[i], met[i] = nullTimestampText(u.closedAt), nullBool(u.met)
+	}
+	if _, err := tx.ExecContext(ctx, `
+		UPDATE due_dates d
+		SET explanation = CASE WHEN u.closing THEN d.explanation ELSE u.explanation END,
+		    calendar_version = CASE WHEN u.closing THEN d.calendar_version ELSE u.calendar_version END,
+		    closed_at = u.closed_at,
+		    met = CASE WHEN u.closing THEN d.met ELSE u.met END
+		FROM unnest($1::bigint[], $2::jsonb[], $3::text[], $4::timestamptz[], $5::boolean[], $6::boolean[])
+		     AS u (id, explanation, calendar_version, closed_at, met, closing)
+		WHERE d.id = u.id
+		  AND (u.closing OR (d.explanation::text, d.calendar_version, d.closed_at, d.met)
+		                    IS DISTINCT FROM (u.explanation::text, u.calendar_version, u.closed_at, u.met))`,
+		pq.Array(ids), pq.Array(explanations), pq.Array(versions), pq.Array(closedAt), pq.Array(met), pq.Array(closing)); err != nil {
+		return fmt.Errorf("update %d due dates: %w", n, err)
+	}
+	return nil
+}
+
+// timestampText is t as lib/pq sends a time parameter, for an array parameter: the same instant
+// is stored as with a parameter of its own (to the microsecond).
+func timestampText(t time.Time) string {
+	return string(pq.FormatTimestamp(t))
+}
+
+func nullTimestampText(t *time.Time) sql.NullString {
+	if t == nil {
+		return sql.NullString{}
+	}
+	return sql.NullString{String: timestampText(*t), Valid: true}
 }
 
 func nullBool(b *bool) sql.NullBool {
@@ -426,13 +594,32 @@ func nullBool(b *bool) sql.NullBool {
 	return sql.NullBool{Bool: *b, Valid: true}
 }
 
-// insertDeadlineEvent adds an event about a delivery's due dates, with the delivery's status.
-func insertDeadlineEvent(ctx context.Context, tx *sql.Tx, deliveryID string, t schemas.EventType, detail string, at time.Time) error {
+// deadlineEvent is an event about a delivery's due dates.
+type deadlineEvent struct {
+	deliveryID string
+	typ        schemas.EventType
+	detail     string
+}
+
+// insertDeadlineEvents adds events about deliveries' due dates, each with its delivery's status,
+// with one statement (none when there are none). They are inserted, and take their seq, in the
+// order given, which is the order of the audit chain. An event of a delivery that does not exist
+// is not added.
+func insertDeadlineEvents(ctx context.Context, tx txQueryer, events []deadlineEvent, at time.Time) error {
+	if len(events) == 0 {
+		return nil
+	}
+	ids, types, details := make([]string, len(events)), make([]string, len(events)), make([]string, len(events))
+	for i, e := range events {
+		ids[i], types[i], details[i] = e.deliveryID, string(e.typ), e.detail
+	}
 	if _, err := tx.ExecContext(ctx, `
 		INSERT INTO events (appeal_id, delivery_id, type, status, detail, created_at)
-		SELECT appeal_id, id, $2, status, $3, $4 FROM deliveries WHERE id = $1`,
-		deliveryID, string(t), detail, at); err != nil {
-		return fmt.Errorf("insert %s event: %w", t, err)
+		SELECT d.appeal_id, d.id, u.type, d.status, u.detail, $4
+		FROM unnest($1::uuid[], $2::text[], $3::text[]) WITH ORDINALITY AS u (delivery_id, type, detail, ord)
+		JOIN deliveries d ON d.id = u.delivery_id
+		ORDER BY u.ord`, pq.Array(ids), pq.Array(types), pq.Array(details), at); err != nil {
+		return fmt.Errorf("insert %d deadline events: %w", len(events), err)
 	}
 	return nil
 }
@@ -493,29 +680,38 @@ func (s *Store) importCalendar(ctx context.Context, c NewCalendar, seedOnly bool
 	return out, nil
 }
 
-// recomputeOpen recomputes the due dates of every delivery with an open due date.
-func recomputeOpen(ctx context.Context, tx *sql.Tx, cal schemas.StoredCalendar, now time.Time, derive DeriveFunc, out *CalendarImport) error {
+// recomputeChunk is how many deliveries recomputeOpen recomputes with one rederive and one INSERT
+// of events: the statements are the same however many there are, only their arrays grow.
+const recomputeChunk = 500
+
+// recomputeOpen recomputes the due dates of every delivery with an open due date, in delivery id
+// order, recomputeChunk deliveries at a time.
+func recomputeOpen(ctx context.Context, tx txQueryer, cal schemas.StoredCalendar, now time.Time, derive DeriveFunc, out *CalendarImport) error {
 	ids, err := queryStrings(ctx, tx, `
 		SELECT DISTINCT delivery_id::text FROM due_dates WHERE superseded_by IS NULL AND closed_at IS NULL ORDER BY 1`)
 	if err != nil {
 		return fmt.Errorf("list deliveries with open due dates: %w", err)
 	}
-	for _, id := range ids {
-		changed, err := rederive(ctx, tx, id, cal, now, derive)
+	for chunk := range slices.Chunk(ids, recomputeChunk) {
+		changed, err := rederive(ctx, tx, chunk, cal, now, derive)
 		if err != nil {
 			return err
 		}
-		out.Recomputed++
-		if len(changed) == 0 {
-			continue
+		var events []deadlineEvent
+		for i, id := range chunk {
+			out.Recomputed++
+			if len(changed[i]) == 0 {
+				continue
+			}
+			out.Changed++
+			parts := make([]string, len(changed[i]))
+			for j, d := range changed[i] {
+				parts[j] = fmt.Sprintf("%s due %s (%s)", d.Kind, d.DueAt.Format(time.RFC3339), d.Explanation.Rule)
+			}
+			events = append(events, deadlineEvent{deliveryID: id, typ: schemas.EventDeadlineRecomputed,
+				detail: "calendar " + cal.Version + ": " + strings.Join(parts, "; ")})
 		}
-		out.Changed++
-		parts := make([]string, len(changed))
-		for i, d := range changed {
-			parts[i] = fmt.Sprintf("%s due %s (%s)", d.Kind, d.DueAt.Format(time.RFC3339), d.Explanation.Rule)
-		}
-		if err := insertDeadlineEvent(ctx, tx, id, schemas.EventDeadlineRecomputed,
-			"calendar "+cal.Version+": "+strings.Join(parts, "; "), now); err != nil {
+		if err := insertDeadlineEvents(ctx, tx, events, now); err != nil {
 			return err
 		}
 	}
@@ -610,13 +806,12 @@ func (s *Store) SweepOverdue(ctx context.Context, now time.Time, events map[sche
 			return fmt.Errorf("mark overdue due dates: %w", err)
 		}
 		slices.SortFunc(out, func(a, b OverdueReport) int { return a.DueAt.Compare(b.DueAt) })
-		for _, r := range out {
-			if err := insertDeadlineEvent(ctx, tx, r.DeliveryID, r.Event,
-				fmt.Sprintf("%s due %s passed", r.Kind, r.DueAt.UTC().Format(time.RFC3339)), now); err != nil {
-				return err
-			}
+		events := make([]deadlineEvent, len(out))
+		for i, r := range out {
+			events[i] = deadlineEvent{deliveryID: r.DeliveryID, typ: r.Event,
+				detail: fmt.Sprintf("%s due %s passed", r.Kind, r.DueAt.UTC().Format(time.RFC3339))}
 		}
-		return nil
+		return insertDeadlineEvents(ctx, tx, events, now)
 	})
 	if err != nil {
 		return nil, fmt.Errorf("sweep overdue due dates: %w", err)

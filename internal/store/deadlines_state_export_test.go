@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"time"
 
@@ -12,7 +13,7 @@ import (
 	"appealhub/schemas"
 )
 
-// CurrentDueForTest is a current due_dates row as applyDueDates sees it (tests only).
+// CurrentDueForTest is a current due_dates row as dueWrites.add sees it (tests only).
 type CurrentDueForTest struct {
 	ID        int64
 	DueAt     time.Time
@@ -23,7 +24,7 @@ type CurrentDueForTest struct {
 }
 
 // DeadlineReadsForTest reads a delivery's deadline facts, in a transaction it rolls back, three
-// ways: deadlineFacts (the notifier's), deadlineState (the keeper's, with the current due dates),
+// ways: deadlineFacts (the notifier's), deadlineStates (the keeper's, with the current due dates),
 // and the three statements these replaced (oldDeadlineReads), so that tests can hold them equal.
 func (s *Store) DeadlineReadsForTest(ctx context.Context, deliveryID string) (facts, state, old schemas.DeadlineFacts,
 	dues, oldDues map[schemas.DueKind]CurrentDueForTest, err error) {
@@ -44,6 +45,51 @@ func (s *Store) DeadlineReadsForTest(ctx context.Context, deliveryID string) (fa
 		return facts, state, old, nil, nil, fmt.Errorf("oldDeadlineReads: %w", err)
 	}
 	return facts, state, old, duesForTest(current), duesForTest(oldCurrent), nil
+}
+
+// DeadlineStatesForTest reads the facts and current due dates of the deliveries ids with one
+// deadlineStates (the keeper's read of a step), and of each with oldDeadlineReads, in a
+// transaction it rolls back; by delivery id.
+func (s *Store) DeadlineStatesForTest(ctx context.Context, ids []string) (states, old map[string]schemas.DeadlineFacts,
+	dues, oldDues map[string]map[schemas.DueKind]CurrentDueForTest, err error) {
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return nil, nil, nil, nil, err
+	}
+	defer func() { _ = tx.Rollback() }()
+	read, err := deadlineStates(ctx, tx, ids)
+	if err != nil {
+		return nil, nil, nil, nil, fmt.Errorf("deadlineStates: %w", err)
+	}
+	states, old = map[string]schemas.DeadlineFacts{}, map[string]schemas.DeadlineFacts{}
+	dues, oldDues = map[string]map[schemas.DueKind]CurrentDueForTest{}, map[string]map[schemas.DueKind]CurrentDueForTest{}
+	for id, st := range read {
+		states[id], dues[id] = st.facts, duesForTest(st.current)
+	}
+	for _, id := range ids {
+		f, current, err := oldDeadlineReads(ctx, tx, id)
+		if errors.Is(err, ErrNotFound) {
+			continue
+		}
+		if err != nil {
+			return nil, nil, nil, nil, fmt.Errorf("oldDeadlineReads: %w", err)
+		}
+		old[id], oldDues[id] = f, duesForTest(current)
+	}
+	return states, old, dues, oldDues, nil
+}
+
+// deadlineState reads one delivery with deadlineStates (ErrNotFound when there is none).
+func deadlineState(ctx context.Context, tx *sql.Tx, deliveryID string) (schemas.DeadlineFacts, map[schemas.DueKind]currentDue, error) {
+	states, err := deadlineStates(ctx, tx, []string{deliveryID})
+	if err != nil {
+		return schemas.DeadlineFacts{}, nil, err
+	}
+	st, ok := states[deliveryID]
+	if !ok {
+		return schemas.DeadlineFacts{}, nil, fmt.Errorf("read the deadline facts of delivery %s: %w", deliveryID, ErrNotFound)
+	}
+	return st.facts, st.current, nil
 }
 
 func duesForTest(m map[schemas.DueKind]currentDue) map[schemas.DueKind]CurrentDueForTest {

@@ -121,7 +121,7 @@ func TestDeadlineStateReadsWhatThreeStatementsRead(t *testing.T) {
 		require.NoError(t, err)
 		require.Equal(t, old, facts, "the notifier's facts")
 		require.Equal(t, old, state, "the keeper's facts")
-		// applyDueDates compares these times (Equal, After) and stores them: the instant is what
+		// dueWrites.add compares these times (Equal, After) and stores them: the instant is what
 		// counts, not the location it is read in.
 		for _, m := range []map[schemas.DueKind]store.CurrentDueForTest{dues, oldDues} {
 			for k, c := range m {
