@@ -41,6 +41,7 @@ var (
 	_ intake.Recipients     = (*recipient.Resolver)(nil)
 	_ relay.Outbox          = (*store.Store)(nil)
 	_ delivery.Store        = (*store.Store)(nil)
+	_ delivery.Store        = (*store.DeliveryBatcher)(nil)
 	_ relay.Publisher       = (*relayPublisher)(nil)
 	_ httpapi.Authenticator = (*Hub)(nil)
 	_ httpapi.Submitter     = (*Hub)(nil)
@@ -193,7 +194,9 @@ func New(ctx context.Context, cfg config.Config, opts Options) (*Hub, error) {
 	h.worker = delivery.New(delivery.Config{RequestTimeout: cfg.Delivery.RequestTimeout, MaxAttempts: cfg.Delivery.MaxAttempts,
 		BackoffBase: cfg.Delivery.BackoffBase, BackoffMax: cfg.Delivery.BackoffMax, BackoffJitter: cfg.Delivery.BackoffJitter,
 		BreakerFailures: cfg.Delivery.BreakerFailures, BreakerCooldown: cfg.Delivery.BreakerCooldown,
-		Clock: opts.Clock, TraceFunc: h.traceSend, AttemptFunc: h.deliveryAttempted}, st, reg, transport, logger)
+		Clock: opts.Clock, TraceFunc: h.traceSend, AttemptFunc: h.deliveryAttempted},
+		// The workers' task reads and outcome records share statements when they come at once.
+		store.NewDeliveryBatcher(st), reg, transport, logger)
 	h.registerMetrics()
 	hcfg := httpapi.Config{Addr: cfg.HTTP.Addr, MaxBodyBytes: cfg.HTTP.MaxBodyBytes, ReadHeaderTimeout: cfg.HTTP.ReadHeaderTimeout,
 		ReadTimeout: cfg.HTTP.ReadTimeout, WriteTimeout: cfg.HTTP.WriteTimeout, IdleTimeout: cfg.HTTP.IdleTimeout,

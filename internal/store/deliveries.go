@@ -5,7 +5,11 @@ import (
 	"database/sql"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"time"
+
+	"github.com/google/uuid"
+	"github.com/lib/pq"
 
 	"appealhub/schemas"
 )
@@ -13,30 +17,85 @@ import (
 // DeliveryTask returns what the delivery worker needs to send one delivery, with the case's
 // verified signatures, in one statement.
 func (s *Store) DeliveryTask(ctx context.Context, deliveryID string) (schemas.DeliveryTask, error) {
-	var t schemas.DeliveryTask
-	var timeoutMS int64
-	var signatures []byte
-	err := s.db.QueryRowContext(ctx, `
-		SELECT d.id, a.id, a.tracking_number, d.authority_code, d.status, d.attempts, a.received_at,
-		       a.body, a.trace_parent, au.status, au.mode, au.adapter, au.endpoint, au.token, au.tls_client,
-		       au.max_message_bytes, coalesce(au.request_timeout_ms, 0),
-		       (SELECT json_agg(json_build_object(`+signatureJSONFields+`) ORDER BY cs.signature_index)
-		        FROM case_signatures cs WHERE cs.appeal_id = a.id)
-		FROM deliveries d
-		JOIN appeals a ON a.id = d.appeal_id
-		JOIN authorities au ON au.code = d.authority_code
-		WHERE d.id = $1`, deliveryID).
-		Scan(&t.DeliveryID, &t.AppealID, &t.TrackingNumber, &t.Authority, &t.Status, &t.Attempts, &t.ReceivedAt,
-			&t.Body, &t.TraceParent, &t.AuthorityStatus, &t.Mode, &t.Adapter, &t.Endpoint, &t.Token, &t.TLSClient,
-			&t.MaxMessageBytes, &timeoutMS, &signatures)
+	t, signatures, err := scanDeliveryTask(s.db.QueryRowContext(ctx, deliveryTaskSelect+`
+		WHERE d.id = $1`, deliveryID))
 	if err != nil {
 		return t, fmt.Errorf("read delivery task: %w", mapErr(err))
 	}
-	t.RequestTimeout = time.Duration(timeoutMS) * time.Millisecond
 	if t.Signatures, err = decodeSignatures(signatures); err != nil {
 		return t, fmt.Errorf("read delivery task %s: %w", deliveryID, err)
 	}
 	return t, nil
+}
+
+// DeliveryTasks reads the tasks of many deliveries (as DeliveryTask does) in one statement: task
+// i is that of ids[i], zero (DeliveryID empty) when there is no such delivery. An id that is not a
+// UUID fails the whole statement.
+func (s *Store) DeliveryTasks(ctx context.Context, ids []string) ([]schemas.DeliveryTask, error) {
+	out := make([]schemas.DeliveryTask, len(ids))
+	if len(ids) == 0 {
+		return out, nil
+	}
+	rows, err := s.db.QueryContext(ctx, deliveryTasksSQL, pq.Array(ids))
+	if err != nil {
+		return nil, fmt.Errorf("read delivery tasks: %w", err)
+	}
+	defer func() { _ = rows.Close() }()
+	for rows.Next() {
+		var ord int
+		t, signatures, err := scanDeliveryTask(rows, &ord)
+		if err != nil {
+			return nil, fmt.Errorf("read delivery tasks: %w", err)
+		}
+		if t.Signatures, err = decodeSignatures(signatures); err != nil {
+			return nil, fmt.Errorf("read delivery task %s: %w", t.DeliveryID, err)
+		}
+		if ord < 1 || ord > len(ids) {
+			return nil, fmt.Errorf("read delivery tasks: ordinality %d out of range", ord)
+		}
+		out[ord-1] = t
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("read delivery tasks: %w", err)
+	}
+	return out, nil
+}
+
+// deliveryTasksSQL is DeliveryTask's statement for an array of ids. The ordinality gives each task
+// back to the id it was asked by, whatever the id's spelling (PostgreSQL reads a UUID written in
+// several ways); d.id = ANY finds the deliveries by primary key.
+const deliveryTasksSQL = `
+		SELECT q.ord, ` + deliveryTaskColumns + `
+		FROM unnest($1::uuid[]) WITH ORDINALITY AS q (id, ord)
+		JOIN deliveries d ON d.id = q.id
+		JOIN appeals a ON a.id = d.appeal_id
+		JOIN authorities au ON au.code = d.authority_code
+		WHERE d.id = ANY($1::uuid[])`
+
+// deliveryTaskColumns are the columns scanDeliveryTask reads, of deliveries d, appeals a and
+// authorities au.
+const deliveryTaskColumns = `d.id, a.id, a.tracking_number, d.authority_code, d.status, d.attempts, a.received_at,
+		       a.body, a.trace_parent, au.status, au.mode, au.adapter, au.endpoint, au.token, au.tls_client,
+		       au.max_message_bytes, coalesce(au.request_timeout_ms, 0),
+		       (SELECT json_agg(json_build_object(` + signatureJSONFields + `) ORDER BY cs.signature_index)
+		        FROM case_signatures cs WHERE cs.appeal_id = a.id)`
+
+// deliveryTaskSelect is DeliveryTask's statement without its WHERE clause.
+const deliveryTaskSelect = `
+		SELECT ` + deliveryTaskColumns + `
+		FROM deliveries d
+		JOIN appeals a ON a.id = d.appeal_id
+		JOIN authorities au ON au.code = d.authority_code`
+
+// scanDeliveryTask scans deliveryTaskColumns, after the destinations in front (columns selected
+// before them), and returns the signatures' json_agg for decodeSignatures.
+func scanDeliveryTask(row interface{ Scan(...any) error }, front ...any) (t schemas.DeliveryTask, signatures []byte, err error) {
+	var timeoutMS int64
+	err = row.Scan(append(front, &t.DeliveryID, &t.AppealID, &t.TrackingNumber, &t.Authority, &t.Status, &t.Attempts, &t.ReceivedAt,
+		&t.Body, &t.TraceParent, &t.AuthorityStatus, &t.Mode, &t.Adapter, &t.Endpoint, &t.Token, &t.TLSClient,
+		&t.MaxMessageBytes, &timeoutMS, &signatures)...)
+	t.RequestTimeout = time.Duration(timeoutMS) * time.Millisecond
+	return t, signatures, err
 }
 
 // signatureJSONFields are the json_build_object arguments that give a case_signatures row cs as a
@@ -146,6 +205,151 @@ const recordOutcomeSQL = `
 		INSERT INTO outbox (delivery_id, routing_key, attempt, available_at, created_at)
 		SELECT $1, authority_code, $2, $5, $6 FROM upd WHERE $3 = $10::text)
 	SELECT count(*) FROM upd`
+
+// RecordOutcomes records many delivery attempts as RecordOutcome records each, in one statement
+// for the most part: applied[i] says whether outcomes[i] was applied, as RecordOutcome's result
+// would. Outcomes are recorded as if one after the other in their order: a second outcome of the
+// same delivery waits for a later statement. An outcome whose delivery another transaction holds
+// locked, or all of them when the batch statement fails, is recorded by RecordOutcome on its own,
+// so that one bad outcome does not fail the others; the first error is returned, after every
+// other outcome was recorded.
+func (s *Store) RecordOutcomes(ctx context.Context, outcomes []schemas.DeliveryOutcome) (applied []bool, err error) {
+	applied = make([]bool, len(outcomes))
+	errs := make([]error, len(outcomes))
+	s.recordOutcomes(ctx, outcomes, applied, errs)
+	for _, err := range errs {
+		if err != nil {
+			return applied, err
+		}
+	}
+	return applied, nil
+}
+
+// recordOutcomes is RecordOutcomes with an error per outcome, in errs.
+func (s *Store) recordOutcomes(ctx context.Context, outcomes []schemas.DeliveryOutcome, applied []bool, errs []error) {
+	var alone []int // recorded by RecordOutcome, in this (ascending) order
+	if len(outcomes) == 1 {
+		alone = []int{0}
+	} else {
+		var batch []int
+		seen := make(map[string]bool, len(outcomes))
+		for i, o := range outcomes {
+			if k := deliveryKey(o.DeliveryID); !seen[k] {
+				seen[k] = true
+				batch = append(batch, i)
+				continue
+			}
+			alone = append(alone, i)
+		}
+		done, err := s.recordOutcomeBatch(ctx, outcomes, batch)
+		for _, i := range batch {
+			r, locked := done[i]
+			switch {
+			case err == nil && locked:
+				applied[i] = r
+			default:
+				// Not in the batch: its delivery was locked by another transaction (the single
+				// statement waits for it), does not exist, or the statement failed.
+				alone = append(alone, i)
+			}
+		}
+		slices.Sort(alone)
+	}
+	for _, i := range alone {
+		applied[i], errs[i] = s.RecordOutcome(ctx, outcomes[i])
+	}
+}
+
+// recordOutcomeBatch runs recordOutcomesSQL for outcomes[i] for every i in batch (at most one
+// outcome per delivery). done maps each i whose delivery it locked to whether it was applied;
+// those missing were not recorded.
+func (s *Store) recordOutcomeBatch(ctx context.Context, outcomes []schemas.DeliveryOutcome, batch []int) (done map[int]bool, err error) {
+	n := len(batch)
+	ids, statuses, details, nexts, ats, refs, events :=
+		make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n)
+	attempts := make([]int64, n)
+	for j, i := range batch {
+		o := outcomes[i]
+		ids[j], attempts[j], statuses[j], details[j] = o.DeliveryID, int64(o.Attempt), string(o.Status), truncate(o.Error, 1000)
+		if o.Status == schemas.StatusQueued {
+			nexts[j] = string(pq.FormatTimestamp(o.NextAttemptAt)) // as lib/pq sends a time parameter
+		}
+		ats[j], refs[j], events[j] = string(pq.FormatTimestamp(o.At)), o.Reference, string(eventFor(o.Status))
+	}
+	rows, err := s.db.QueryContext(ctx, recordOutcomesSQL, pq.Array(ids), pq.Array(attempts), pq.Array(statuses),
+		pq.Array(details), pq.Array(nexts), pq.Array(ats), pq.Array(refs), pq.Array(events),
+		string(schemas.EventDeliveryQueued), string(schemas.StatusQueued), string(schemas.StatusAccepted))
+	if err != nil {
+		return nil, fmt.Errorf("record delivery outcomes: %w", err)
+	}
+	defer func() { _ = rows.Close() }()
+	done = make(map[int]bool, n)
+	for rows.Next() {
+		var ord int
+		var applied bool
+		if err := rows.Scan(&ord, &applied); err != nil {
+			return nil, fmt.Errorf("record delivery outcomes: %w", err)
+		}
+		if ord < 1 || ord > n {
+			return nil, fmt.Errorf("record delivery outcomes: ordinality %d out of range", ord)
+		}
+		done[batch[ord-1]] = applied
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("record delivery outcomes: %w", err)
+	}
+	return done, nil
+}
+
+// deliveryKey is a delivery id in one spelling, so that two outcomes of one delivery are known as
+// such however their ids are written.
+func deliveryKey(id string) string {
+	if u, err := uuid.Parse(id); err == nil {
+		return u.String()
+	}
+	return id
+}
+
+// recordOutcomesSQL is recordOutcomeSQL for many outcomes, one per delivery, given as arrays ($1
+// … $8, times as text: "" for no next attempt). It locks the deliveries in id order, so that two
+// batches never wait for each other in a cycle, and skips those another transaction holds: the
+// batch never waits for a row lock while holding others (the relay updates several deliveries in
+// one transaction, in no set order), and the caller records those one by one with
+// recordOutcomeSQL, which waits. Events go in by outcome, then queued before the attempt's own.
+// It returns, for every outcome whose delivery it locked, its ordinality and whether it applied.
+const recordOutcomesSQL = `
+	WITH o AS (
+		SELECT * FROM unnest($1::uuid[], $2::int[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[])
+		    WITH ORDINALITY AS o (id, attempt, status, error, next_at, at, reference, event, ord)),
+	prev AS MATERIALIZED (
+		SELECT id, status FROM deliveries WHERE id = ANY($1::uuid[]) ORDER BY id FOR UPDATE SKIP LOCKED),
+	upd AS (
+		UPDATE deliveries d SET
+		    status = o.status, attempts = o.attempt, last_error = o.error,
+		    next_attempt_at = nullif(o.next_at, '')::timestamptz, updated_at = o.at::timestamptz,
+		    reference = CASE WHEN o.reference <> '' THEN o.reference ELSE d.reference END,
+		    sent_at = CASE WHEN o.status IN ('sent', 'delivered') THEN coalesce(d.sent_at, o.at::timestamptz) ELSE d.sent_at END,
+		    delivered_at = CASE WHEN o.status = 'delivered' THEN o.at::timestamptz ELSE d.delivered_at END
+		FROM prev JOIN o ON o.id = prev.id
+		-- d.id = ANY($1) as well, as d.id = $1 in recordOutcomeSQL: the generic plan finds the rows
+		-- by primary key, not through the partial index of all deliveries in transit.
+		WHERE d.id = ANY($1::uuid[]) AND d.id = prev.id AND d.attempts = o.attempt - 1 AND d.status IN ('accepted', 'queued')
+		RETURNING o.ord, d.id, d.appeal_id, d.authority_code, prev.status AS previous, o.status, o.attempt, o.error,
+		    o.next_at, o.at, o.event),
+	recorded AS (
+		INSERT INTO events (appeal_id, delivery_id, type, status, detail, created_at)
+		SELECT upd.appeal_id, upd.id, e.type, e.status, e.detail, upd.at::timestamptz
+		FROM upd, LATERAL (VALUES
+		    (1, $9::text, $10::text, ''::text, upd.previous = $11::text),
+		    (2, upd.event, upd.status, upd.error, true)) AS e (ord, type, status, detail, wanted)
+		WHERE e.wanted
+		ORDER BY upd.ord, e.ord),
+	retry AS (
+		INSERT INTO outbox (delivery_id, routing_key, attempt, available_at, created_at)
+		SELECT upd.id, upd.authority_code, upd.attempt, nullif(upd.next_at, '')::timestamptz, upd.at::timestamptz
+		FROM upd WHERE upd.status = $10::text
+		ORDER BY upd.ord)
+	SELECT o.ord, upd.ord IS NOT NULL FROM prev JOIN o ON o.id = prev.id LEFT JOIN upd ON upd.ord = o.ord`
 
 func eventFor(status schemas.DeliveryStatus) schemas.EventType {
 	switch status {
