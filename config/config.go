@@ -24,7 +24,7 @@ const (
 const (
 	DefaultDatabaseURL             = "postgres://appealhub:appealhub@127.0.0.1:5432/appealhub?sslmode=disable&connect_timeout=5"
 	DefaultDatabaseMaxOpenConns    = 20
-	DefaultDatabaseMaxIdleConns    = 10
+	DefaultDatabaseMaxIdleConns    = DefaultDatabaseMaxOpenConns
 	DefaultDatabaseConnMaxLifetime = 30 * time.Minute
 )
 
@@ -296,7 +296,9 @@ type Database struct {
 	Schema string `yaml:"schema" mapstructure:"schema"`
 	// MaxOpenConns is the most connections the pool opens. Defaults to 20.
 	MaxOpenConns int `yaml:"max_open_conns" mapstructure:"max_open_conns"`
-	// MaxIdleConns is the most idle connections the pool keeps. Defaults to 10.
+	// MaxIdleConns is the most idle connections the pool keeps: a connection closed while idle
+	// costs a new server process, and its statements are prepared and planned again, when it is
+	// opened again. Defaults to 20 (max_open_conns when that is set).
 	MaxIdleConns int `yaml:"max_idle_conns" mapstructure:"max_idle_conns"`
 	// ConnMaxLifetime closes connections older than this. Defaults to 30m.
 	ConnMaxLifetime time.Duration `yaml:"conn_max_lifetime" mapstructure:"conn_max_lifetime"`
@@ -631,7 +633,7 @@ func (c Config) WithDefaults() Config {
 
 	c.Database.URL = cmp.Or(c.Database.URL, DefaultDatabaseURL)
 	c.Database.MaxOpenConns = cmp.Or(c.Database.MaxOpenConns, DefaultDatabaseMaxOpenConns)
-	c.Database.MaxIdleConns = cmp.Or(c.Database.MaxIdleConns, DefaultDatabaseMaxIdleConns)
+	c.Database.MaxIdleConns = cmp.Or(c.Database.MaxIdleConns, c.Database.MaxOpenConns)
 	c.Database.ConnMaxLifetime = cmp.Or(c.Database.ConnMaxLifetime, DefaultDatabaseConnMaxLifetime)
 
 	c.Broker.URL = cmp.Or(c.Broker.URL, DefaultBrokerURL)

@@ -27,7 +27,7 @@ func TestDefault(t *testing.T) {
 	require.Equal(t, "postgres://appealhub:appealhub@127.0.0.1:5432/appealhub?sslmode=disable&connect_timeout=5", c.Database.URL)
 	require.Empty(t, c.Database.Schema)
 	require.Equal(t, 20, c.Database.MaxOpenConns)
-	require.Equal(t, 10, c.Database.MaxIdleConns)
+	require.Equal(t, 20, c.Database.MaxIdleConns, "as many as may be open")
 	require.Equal(t, 30*time.Minute, c.Database.ConnMaxLifetime)
 
 	require.Equal(t, "amqp://guest:guest@127.0.0.1:5672/", c.Broker.URL)
@@ -85,6 +85,14 @@ func TestWithDefaults(t *testing.T) {
 		require.Equal(t, LogLevelDebug, got.Log.Level)
 		require.Equal(t, DefaultLogFormat, got.Log.Format)
 		require.Empty(t, in.Log.Format, "the receiver is not modified")
+	})
+
+	t.Run("IdleConnectionsFollowOpenOnes", func(t *testing.T) {
+		t.Parallel()
+		got := Config{Database: Database{MaxOpenConns: 5}}.WithDefaults()
+		require.Equal(t, 5, got.Database.MaxIdleConns, "as many idle as may be open, never more")
+		got = Config{Database: Database{MaxOpenConns: 5, MaxIdleConns: 2}}.WithDefaults()
+		require.Equal(t, 2, got.Database.MaxIdleConns)
 	})
 
 	t.Run("PublicURL", func(t *testing.T) {

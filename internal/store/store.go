@@ -71,7 +71,7 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 	}
 	db := sql.OpenDB(cachingConnector{connector})
 	db.SetMaxOpenConns(cmpOr(cfg.MaxOpenConns, 20))
-	db.SetMaxIdleConns(cmpOr(cfg.MaxIdleConns, 10))
+	db.SetMaxIdleConns(cmpOr(cfg.MaxIdleConns, cmpOr(cfg.MaxOpenConns, 20)))
 	db.SetConnMaxLifetime(cfg.ConnMaxLifetime)
 	pingCtx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
