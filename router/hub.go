@@ -49,6 +49,13 @@ var (
 	_ httpapi.Readiness     = (*Hub)(nil)
 )
 
+// Intake stores through a CaseBatcher: it must offer everything intake asks of the store.
+var (
+	_ intake.Store           = (*store.CaseBatcher)(nil)
+	_ intake.AccessCodeStore = (*store.CaseBatcher)(nil)
+	_ intake.ReplayStore     = (*store.CaseBatcher)(nil)
+)
+
 // DefaultAuthoritySync is how often a hub looks for authorities added or resumed in the registry.
 const DefaultAuthoritySync = 2 * time.Second
 
@@ -173,7 +180,9 @@ func New(ctx context.Context, cfg config.Config, opts Options) (*Hub, error) {
 	h.registry = h.newRegistry()
 	h.tracker = tracker.New(st, opts.Clock, logger)
 	h.intake = intake.New(intake.Config{PublicURL: cfg.HTTP.PublicURL, Clock: opts.Clock, Signatures: signaturePolicies(cfg),
-		Verifier: countVerifications(verifier, h.obs.metrics), AcceptedFunc: h.intakeAccepted}, st, recipient.New(st), logger)
+		Verifier: countVerifications(verifier, h.obs.metrics), AcceptedFunc: h.intakeAccepted},
+		// Concurrent submissions share their insert statements.
+		store.NewCaseBatcher(st), recipient.New(st), logger)
 	h.trust, _ = verifier.(reloader)
 	h.relay = relay.New(relay.Config{BatchSize: cfg.Relay.BatchSize, PollInterval: cfg.Relay.PollInterval, Clock: opts.Clock},
 		st, &relayPublisher{pub: h.publisher, tracer: h.obs.tracer, metrics: h.obs.metrics, logger: logger.Named("relay")}, logger)

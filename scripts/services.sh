@@ -43,6 +43,16 @@ mq_up() { port_open "$MQ_HOST" "$MQ_PORT"; }
 
 pg_installed() { command -v pg_ctlcluster >/dev/null && compgen -G '/usr/lib/postgresql/*/bin/postgres' >/dev/null; }
 mq_installed() { command -v rabbitmq-server >/dev/null; }
+# raise_nofile makes the broker start with its open-file limit at the hard limit (at most 65,536):
+# rabbitmq-server runs the node through `su rabbitmq`, which resets the limits, so the line goes
+# into rabbitmq-env.conf, which the node's start script sources as the rabbitmq user.
+raise_nofile() {
+	grep -qs 'appealhub: open files' /etc/rabbitmq/rabbitmq-env.conf && return
+	mkdir -p /etc/rabbitmq
+	# shellcheck disable=SC2016 # expanded when the broker's script sources the file
+	echo 'n=$(ulimit -Hn); [ "$n" = unlimited ] || [ "$n" -gt 65536 ] && n=65536; ulimit -n "$n" 2>/dev/null # appealhub: open files' \
+		>>/etc/rabbitmq/rabbitmq-env.conf
+}
 
 # wait_for SECONDS WHAT CHECK...: polls CHECK every half second until it succeeds or time runs out.
 wait_for() {
@@ -109,6 +119,9 @@ start_rabbitmq() {
 			echo 'NODENAME=rabbit@localhost' >>/etc/rabbitmq/rabbitmq-env.conf
 		fi
 		say "rabbitmq: starting"
+		# Every quorum queue keeps files open: the usual soft limit of 1,024 descriptors runs out
+		# near a thousand authorities, and the node then stops accepting connections.
+		raise_nofile
 		rabbitmq-server -detached
 		wait_for "$MQ_WAIT" rabbitmq mq_up ||
 			die "RabbitMQ is not accepting connections on $MQ_HOST:$MQ_PORT after ${MQ_WAIT}s; see /var/log/rabbitmq/"

@@ -29,7 +29,8 @@ func (s *Store) CreateCase(ctx context.Context, nc schemas.NewCase, trackingPref
 // to begin and commit. The idempotency check is folded into it too: when the key was used, nothing
 // is written and the same statement answers the first case. Only when another request with the same
 // key commits while this one runs (the statement then neither writes nor sees the first case) is
-// the first case read by a second statement.
+// the first case read by a second statement. CaseBatcher stores the cases of concurrent callers
+// with one statement (createCasesSQL) that does for each what this one does.
 func (s *Store) CreateCaseWithAccessCode(ctx context.Context, nc schemas.NewCase, trackingPrefix string,
 	accessCodeSHA256 []byte) (schemas.StoredCase, error) {
 	ids := make([]string, len(nc.Deliveries))
@@ -40,9 +41,7 @@ func (s *Store) CreateCaseWithAccessCode(ctx context.Context, nc schemas.NewCase
 		ids[i], authorities[i], rules[i], reasons[i] = d.ID, d.Authority, d.RoutingRule, d.RoutingReason
 	}
 	sigs := signatureColumns(nc.Signatures)
-	var created bool
-	var c schemas.StoredCase
-	var priorReceivedAt sql.NullTime
+	var row caseRow
 	err := s.db.QueryRowContext(ctx, createCaseSQL,
 		nc.ID, trackingPrefix, nc.ClientID, nc.IdempotencyKey, nc.RequestSHA256,
 		string(nc.CaseKind), string(nc.AppealKind), nc.Body, nc.TraceParent, nc.ReceivedAt, accessCodeSHA256,
@@ -52,7 +51,7 @@ func (s *Store) CreateCaseWithAccessCode(ctx context.Context, nc schemas.NewCase
 		pq.Array(sigs.serial), pq.Array(sigs.notBefore), pq.Array(sigs.notAfter), pq.Array(sigs.taxNumber),
 		pq.Array(sigs.digest), pq.Array(sigs.algorithm), pq.Array(sigs.certificate), pq.Array(sigs.claimed),
 		pq.Array(sigs.revocation)).
-		Scan(&created, &c.ID, &c.TrackingNumber, &priorReceivedAt, &c.RequestSHA256)
+		Scan(&row.created, &row.id, &row.trackingNumber, &row.priorReceivedAt, &row.requestSHA256)
 	if err != nil {
 		err = fmt.Errorf("insert case: %w", mapErr(err))
 	}
@@ -68,13 +67,26 @@ func (s *Store) CreateCaseWithAccessCode(ctx context.Context, nc schemas.NewCase
 	if err != nil {
 		return schemas.StoredCase{}, fmt.Errorf("create case: %w", err)
 	}
-	if !created {
+	return row.answer(nc), nil
+}
+
+// caseRow is the row createCaseSQL (or createCasesSQL, for one case) returns.
+type caseRow struct {
+	created            bool
+	id, trackingNumber string
+	priorReceivedAt    sql.NullTime // the first case's, when not created
+	requestSHA256      []byte       // the first case's, when not created
+}
+
+// answer is what CreateCaseWithAccessCode returns for nc, given the row of its statement.
+func (r caseRow) answer(nc schemas.NewCase) schemas.StoredCase {
+	if !r.created {
 		// The client already used the key: the first case, as caseByKey reads it.
-		c.ReceivedAt = priorReceivedAt.Time
-		return c, nil
+		return schemas.StoredCase{ID: r.id, TrackingNumber: r.trackingNumber, ReceivedAt: r.priorReceivedAt.Time,
+			RequestSHA256: r.requestSHA256}
 	}
-	return schemas.StoredCase{ID: nc.ID, TrackingNumber: c.TrackingNumber, ReceivedAt: nc.ReceivedAt,
-		RequestSHA256: nc.RequestSHA256, Created: true}, nil
+	return schemas.StoredCase{ID: nc.ID, TrackingNumber: r.trackingNumber, ReceivedAt: nc.ReceivedAt,
+		RequestSHA256: nc.RequestSHA256, Created: true}
 }
 
 // createCaseSQL writes a new case with its first event, one delivery per addressee ($14-$17:

@@ -123,21 +123,39 @@ func Config(t testing.TB, opts ...Option) broker.Config {
 		trackedMu.Unlock()
 		slices.Sort(codes)
 		codes = slices.Compact(codes)
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		// A broker that has just lost a thousand consumers with their quorum queues may refuse
+		// connections for a while: more time for more queues, and tries again until then.
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second+time.Duration(len(codes)+len(clients))*100*time.Millisecond)
 		defer cancel()
 		if len(clients) > 0 {
 			slices.Sort(clients)
 			portal := cfg
 			portal.Family = broker.FamilyPortal
-			if err := broker.DeleteTopology(ctx, portal, slices.Compact(clients)...); err != nil {
+			if err := deleteTopology(ctx, portal, slices.Compact(clients)...); err != nil {
 				t.Errorf("brokertest cleanup: %v", err)
 			}
 		}
-		if err := broker.DeleteTopology(ctx, cfg, codes...); err != nil {
+		if err := deleteTopology(ctx, cfg, codes...); err != nil {
 			t.Errorf("brokertest cleanup: %v", err)
 		}
 	})
 	return cfg
+}
+
+// deleteTopology deletes the topology of codes, trying again (deleting what is gone is no error)
+// until ctx ends.
+func deleteTopology(ctx context.Context, cfg broker.Config, codes ...string) error {
+	for wait := time.Second; ; wait = min(2*wait, 10*time.Second) {
+		err := broker.DeleteTopology(ctx, cfg, codes...)
+		if err == nil {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return err
+		case <-time.After(wait):
+		}
+	}
 }
 
 // QueueDepth returns the number of ready messages in queue. On error it reports t.Errorf and
