@@ -19,6 +19,10 @@ const (
 	// caseBatchMax caps the cases of one statement (the portal submits with a few dozen clients
 	// at once; bodies travel in the statement, so it stays modest).
 	caseBatchMax = 32
+	// caseBatchBodyMax is the largest body that shares a statement: a shared statement carries
+	// its bodies in a bytea array, hex text that PostgreSQL parses again, which for large bodies
+	// costs more than the statement saves; a larger one runs its own statement, as with the Store.
+	caseBatchBodyMax = 16 << 10
 	// caseFlushes caps the createCasesSQL statements running at once: submissions that come while
 	// they run wait for one to end and share the next.
 	caseFlushes = 4
@@ -79,6 +83,9 @@ func (b *CaseBatcher) CreateCase(ctx context.Context, nc schemas.NewCase, tracki
 // key answers it.
 func (b *CaseBatcher) CreateCaseWithAccessCode(ctx context.Context, nc schemas.NewCase, trackingPrefix string,
 	accessCodeSHA256 []byte) (schemas.StoredCase, error) {
+	if len(nc.Body) > caseBatchBodyMax {
+		return b.store.CreateCaseWithAccessCode(ctx, nc, trackingPrefix, accessCodeSHA256)
+	}
 	a, err := b.cases.do(ctx, caseRequest{nc: nc, prefix: trackingPrefix, accessCode: accessCodeSHA256})
 	switch {
 	case err != nil && (errors.Is(err, errFlushPanicked) || errors.Is(err, ctx.Err())):

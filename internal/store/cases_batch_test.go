@@ -372,3 +372,26 @@ func TestCaseBatcherConcurrentSubmissions(t *testing.T) {
 	require.Greater(t, largest, 1, "submissions shared statements: %v", rec.Batches())
 	require.True(t, badShared, "the bad case failed a shared statement, then alone: %v", rec.Batches())
 }
+
+// TestCaseBatcherLargeBodyRunsAlone: a body over the shared statements' limit is stored by its own
+// statement, never carried in a shared one, and is answered as any other.
+func TestCaseBatcherLargeBodyRunsAlone(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	rec := &store.CaseBatchRecorder{}
+	cb := store.NewCaseBatcherForTest(b.store, 2, rec, nil)
+	nc := b.signedCase("large")
+	nc.Body = []byte(`{"text":"` + strings.Repeat("a", 20<<10) + `"}`)
+	c, err := cb.CreateCaseWithAccessCode(b.ctx, nc, "ZV-2026-", nil)
+	require.NoError(t, err)
+	require.True(t, c.Created)
+	require.Empty(t, rec.Batches(), "no shared statement")
+	again, err := cb.CreateCaseWithAccessCode(b.ctx, nc, "ZV-2026-", nil)
+	require.NoError(t, err)
+	require.Equal(t, c.ID, again.ID, "a replay answers the stored case")
+
+	small := b.signedCase("small")
+	_, err = cb.CreateCaseWithAccessCode(b.ctx, small, "ZV-2026-", nil)
+	require.NoError(t, err)
+	require.Equal(t, [][]string{{"small"}}, rec.Batches(), "a small body goes through the batcher")
+}
