@@ -207,6 +207,7 @@ func signedHubEnv(b *testing.B, codes []string, sbs sandboxes, keys *signingKeys
 		c.Delivery.RequestTimeout = config.DefaultDeliveryRequestTimeout
 		c.Signatures.TrustDir = keys.trustDir
 		c.Signatures.Policy.Appeal = config.SignaturePolicyRequired
+		c.Relay.BatchSize = envInt("BENCH_RELAY_BATCH", c.Relay.BatchSize)
 		for _, f := range change {
 			f(c)
 		}
