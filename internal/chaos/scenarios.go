@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"net/http"
+	"slices"
 	"sync"
 	"time"
 
@@ -164,6 +165,7 @@ func R2(appeals, rate, kills int, every time.Duration) Scenario {
 func R3(appeals, rate, stops int, every, down time.Duration) Scenario {
 	var mu sync.Mutex
 	var notReady, recovery []time.Duration
+	var outages [][2]time.Time // from the stop to the moment the start was asked for
 	return Scenario{
 		ID: "R3", Fault: fmt.Sprintf("PostgreSQL immediate stop ×%d every %s, %s down", stops, every, down),
 		Load: Load{Appeals: appeals, Rate: rate, Seed: 4},
@@ -179,6 +181,9 @@ func R3(appeals, rate, stops int, every, down time.Duration) Scenario {
 				}
 				nr := waitNotReady(ctx, r.Env, 2*down)
 				sleepCtx(ctx, down-time.Since(stopped))
+				mu.Lock()
+				outages = append(outages, [2]time.Time{stopped, time.Now()})
+				mu.Unlock()
 				if err := r.Env.PG.Start(ctx); err != nil {
 					return fmt.Errorf("start %d: %w", i+1, err)
 				}
@@ -197,12 +202,16 @@ func R3(appeals, rate, stops int, every, down time.Duration) Scenario {
 			if rep.Faults == 0 {
 				rep.Fail("no PostgreSQL stop happened")
 			}
-			// Answers to requests made wholly inside an outage.
+			// Answers to requests made wholly inside an outage: from 1 s after the stop until the
+			// start was asked for (not until it returned: PostgreSQL accepts before pg_ctl returns,
+			// and a request in between is rightly accepted).
 			statuses := map[int]int{}
-			windows := r.Log.Windows()
+			mu.Lock()
+			windows := slices.Clone(outages)
+			mu.Unlock()
 			for _, a := range r.Gen.Attempts() {
 				for _, w := range windows {
-					if a.Start.After(w.Start.Add(time.Second)) && a.Start.Add(a.Latency).Before(w.End) {
+					if a.Start.After(w[0].Add(time.Second)) && a.Start.Add(a.Latency).Before(w[1]) {
 						statuses[a.Status]++
 					}
 				}
