@@ -391,11 +391,19 @@ func TestPortalAMQPQueue(t *testing.T) {
 	})
 	require.Equal(t, []schemas.PortalState{schemas.PortalAccepted, schemas.PortalSent, schemas.PortalDelivered},
 		[]schemas.PortalState{got[0].State, got[1].State, got[2].State})
-	list, err := env.Store.Notifications(context.Background(), receipt.ID)
-	require.NoError(t, err)
-	for _, n := range list {
-		require.Equal(t, schemas.NotificationPublished, n.Status)
-	}
+	// The rows are marked published once the broker confirmed them: a moment after the messages
+	// can be read from the queue.
+	waitUntil(t, "every notification marked published", func() bool {
+		list, err := env.Store.Notifications(context.Background(), receipt.ID)
+		require.NoError(t, err)
+		require.GreaterOrEqual(t, len(list), 3, "accepted, sent and delivered")
+		for _, n := range list {
+			if n.Status != schemas.NotificationPublished {
+				return false
+			}
+		}
+		return true
+	})
 }
 
 // TestTimelineIsTheOwnersOnly: the events API answers the portal that submitted the case and 404
