@@ -12,7 +12,6 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"appealhub/internal/store"
-	"appealhub/internal/store/storetest"
 	"appealhub/schemas"
 )
 
@@ -315,20 +314,9 @@ func TestBatchStatementsGenericPlans(t *testing.T) {
 	t.Parallel()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	cfg := storetest.Config()
-	cfg.MaxOpenConns = 1 // the session settings below stay on the one connection
-	s := storetest.Open(t, cfg)
-	db := s.DBForTest()
-	// A table of the size production has, analyzed, a third of it in transit: plans are costed
-	// on what the statements will meet (on an empty table a scan of it is the cheapest plan).
-	b := &testBundle{store: s, ctx: ctx, now: time.Now().UTC().Truncate(time.Microsecond)}
-	require.NoError(t, s.UpsertAuthority(ctx, schemas.AuthorityRoute{Code: "00000001", Name: "A", Adapter: "json", Endpoint: "http://127.0.0.1:1/"}))
-	require.NoError(t, s.UpsertClient(ctx, schemas.Client{ID: "portal", Kind: "portal"}, hash("secret")))
-	b.newCase(t, "model", "00000001")
+	// A table of the size production has, analyzed, a third of it in transit.
+	_, db := bulkAppeals(t, ctx)
 	for _, q := range []string{
-		`INSERT INTO appeals SELECT (jsonb_populate_record(NULL::appeals, to_jsonb(a) || jsonb_build_object('id', gen_random_uuid(),
-			'tracking_number', a.tracking_number || '-' || g, 'idempotency_key', 'bulk-' || g))).*
-		 FROM appeals a, generate_series(1, 5000) g`,
 		`INSERT INTO deliveries SELECT (jsonb_populate_record(NULL::deliveries, to_jsonb(d) || jsonb_build_object('id', gen_random_uuid(),
 			'appeal_id', a.id, 'status', CASE WHEN random() < 0.3 THEN 'queued' ELSE 'delivered' END))).*
 		 FROM deliveries d, appeals a WHERE a.idempotency_key LIKE 'bulk-%'`,
@@ -345,21 +333,7 @@ func TestBatchStatementsGenericPlans(t *testing.T) {
 			'delivery_queued', 'queued', 'accepted')`},
 		"tasks": {`PREPARE tasks (uuid[]) AS ` + store.DeliveryTasksSQL, `EXECUTE tasks (` + ids + `)`},
 	} {
-		for _, q := range []string{`SET plan_cache_mode = force_generic_plan`, stmt.prepare} {
-			_, err := db.ExecContext(ctx, q)
-			require.NoError(t, err, name)
-		}
-		rows, err := db.QueryContext(ctx, `EXPLAIN `+stmt.execute)
-		require.NoError(t, err, name)
-		var plan []string
-		for rows.Next() {
-			var line string
-			require.NoError(t, rows.Scan(&line))
-			plan = append(plan, line)
-		}
-		require.NoError(t, rows.Err())
-		require.NoError(t, rows.Close())
-		text := strings.Join(plan, "\n")
+		text := genericPlan(t, ctx, db, stmt.prepare, stmt.execute)
 		require.NotContains(t, text, "deliveries_in_transit", name+"\n"+text)
 		require.NotContains(t, text, "Seq Scan on deliveries", name+"\n"+text)
 		require.Contains(t, text, "deliveries_pkey", name+"\n"+text)

@@ -2,6 +2,7 @@ package store_test
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
 	"regexp"
 	"slices"
@@ -167,17 +168,7 @@ func TestCreateCasesAsCreateCase(t *testing.T) {
 // strings returns the one text column of query's rows.
 func (b *testBundle) strings(t *testing.T, query string, args ...any) []string {
 	t.Helper()
-	rows, err := b.store.DBForTest().QueryContext(b.ctx, query, args...)
-	require.NoError(t, err)
-	defer func() { _ = rows.Close() }()
-	var out []string
-	for rows.Next() {
-		var s string
-		require.NoError(t, rows.Scan(&s))
-		out = append(out, s)
-	}
-	require.NoError(t, rows.Err())
-	return out
+	return columnStrings(t, b.ctx, b.store.DBForTest(), query, args...)
 }
 
 // TestCreateCasesRacedKey: a case whose key another transaction inserts and commits while the
@@ -243,39 +234,13 @@ func TestCreateCasesGenericPlan(t *testing.T) {
 	t.Parallel()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	cfg := storetest.Config()
-	cfg.MaxOpenConns = 1 // the session settings below stay on the one connection
-	s := storetest.Open(t, cfg)
-	db := s.DBForTest()
-	b := &testBundle{store: s, ctx: ctx, now: time.Now().UTC().Truncate(time.Microsecond)}
-	require.NoError(t, s.UpsertAuthority(ctx, schemas.AuthorityRoute{Code: "00000001", Name: "A", Adapter: "json", Endpoint: "http://127.0.0.1:1/"}))
-	require.NoError(t, s.UpsertClient(ctx, schemas.Client{ID: "portal", Kind: "portal"}, hash("secret")))
-	b.newCase(t, "model", "00000001")
-	for _, q := range []string{
-		`INSERT INTO appeals SELECT (jsonb_populate_record(NULL::appeals, to_jsonb(a) || jsonb_build_object('id', gen_random_uuid(),
-			'tracking_number', a.tracking_number || '-' || g, 'idempotency_key', 'bulk-' || g))).*
-		 FROM appeals a, generate_series(1, 5000) g`,
-		`ANALYZE appeals`,
-		`SET plan_cache_mode = force_generic_plan`,
-		`PREPARE cases AS ` + store.CreateCasesSQL,
-	} {
-		_, err := db.ExecContext(ctx, q)
-		require.NoError(t, err)
-	}
-	rows, err := db.QueryContext(ctx, `EXPLAIN EXECUTE cases ('{00000000-0000-0000-0000-000000000001}', '{ZV-2026-}',
+	_, db := bulkAppeals(t, ctx)
+	_, err := db.ExecContext(ctx, `ANALYZE appeals`)
+	require.NoError(t, err)
+	text := genericPlan(t, ctx, db, `PREPARE cases AS `+store.CreateCasesSQL, `EXECUTE cases ('{00000000-0000-0000-0000-000000000001}', '{ZV-2026-}',
 		'{portal}', '{k1}', '{"\\x00"}', '{appeal}', '{""}', '{"\\x7b7d"}', '{""}', '{"2026-01-01 00:00:00Z"}', '{NULL}',
 		'submission_accepted', 'accepted', '{1}', '{00000000-0000-0000-0000-000000000002}', '{00000001}', '{""}', '{""}',
 		'{}', '{}', '{}', '{}', '{}', '{}', '{}', '{}', '{}', '{}', '{}', '{}', '{}', '{}', '{}')`)
-	require.NoError(t, err)
-	var plan []string
-	for rows.Next() {
-		var line string
-		require.NoError(t, rows.Scan(&line))
-		plan = append(plan, line)
-	}
-	require.NoError(t, rows.Err())
-	require.NoError(t, rows.Close())
-	text := strings.Join(plan, "\n")
 	require.NotContains(t, text, "Seq Scan on appeals", text)
 	require.Regexp(t, regexp.MustCompile(`(Index Scan using|Bitmap Index Scan on) appeals_client_id_idempotency_key_key`), text)
 }
@@ -394,4 +359,23 @@ func TestCaseBatcherLargeBodyRunsAlone(t *testing.T) {
 	_, err = cb.CreateCaseWithAccessCode(b.ctx, small, "ZV-2026-", nil)
 	require.NoError(t, err)
 	require.Equal(t, [][]string{{"small"}}, rec.Batches(), "a small body goes through the batcher")
+}
+
+// bulkAppeals opens a store of one connection (session settings stay on it) with a model case to
+// authority 00000001 and 5,000 copies of it under keys bulk-1…: plans are costed on a table of
+// the size they will meet (on an empty table a scan of it is the cheapest plan).
+func bulkAppeals(t *testing.T, ctx context.Context) (*testBundle, *sql.DB) {
+	t.Helper()
+	cfg := storetest.Config()
+	cfg.MaxOpenConns = 1
+	s := storetest.Open(t, cfg)
+	b := &testBundle{store: s, ctx: ctx, now: time.Now().UTC().Truncate(time.Microsecond)}
+	require.NoError(t, s.UpsertAuthority(ctx, schemas.AuthorityRoute{Code: "00000001", Name: "A", Adapter: "json", Endpoint: "http://127.0.0.1:1/"}))
+	require.NoError(t, s.UpsertClient(ctx, schemas.Client{ID: "portal", Kind: "portal"}, hash("secret")))
+	b.newCase(t, "model", "00000001")
+	_, err := s.DBForTest().ExecContext(ctx, `INSERT INTO appeals SELECT (jsonb_populate_record(NULL::appeals,
+		to_jsonb(a) || jsonb_build_object('id', gen_random_uuid(), 'tracking_number', a.tracking_number || '-' || g,
+		'idempotency_key', 'bulk-' || g))).* FROM appeals a, generate_series(1, 5000) g`)
+	require.NoError(t, err)
+	return b, s.DBForTest()
 }

@@ -2,6 +2,7 @@ package store_test
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
 	"strings"
 	"testing"
@@ -73,26 +74,38 @@ func TestRecordOutcomeGenericPlan(t *testing.T) {
 	cfg := storetest.Config()
 	cfg.MaxOpenConns = 1 // the session settings below stay on the one connection
 	db := storetest.Open(t, cfg).DBForTest()
-	for _, q := range []string{
-		`SET plan_cache_mode = force_generic_plan`,
-		`PREPARE outcome (uuid, int, text, text, timestamptz, timestamptz, text, text, text, text, text) AS ` + store.RecordOutcomeSQL,
-	} {
-		_, err := db.ExecContext(ctx, q)
-		require.NoError(t, err)
-	}
-	rows, err := db.QueryContext(ctx, `EXPLAIN EXECUTE outcome ('00000000-0000-0000-0000-000000000001', 1, 'delivered', '',
+	text := genericPlan(t, ctx, db,
+		`PREPARE outcome (uuid, int, text, text, timestamptz, timestamptz, text, text, text, text, text) AS `+store.RecordOutcomeSQL,
+		`EXECUTE outcome ('00000000-0000-0000-0000-000000000001', 1, 'delivered', '',
 		NULL, now(), '', 'delivery_delivered', 'delivery_queued', 'queued', 'accepted')`)
-	require.NoError(t, err)
-	defer func() { _ = rows.Close() }()
-	var plan []string
-	for rows.Next() {
-		var line string
-		require.NoError(t, rows.Scan(&line))
-		plan = append(plan, line)
-	}
-	require.NoError(t, rows.Err())
-	text := strings.Join(plan, "\n")
 	require.NotContains(t, text, "deliveries_in_transit", text)
 	require.NotContains(t, text, "Bitmap Heap Scan on deliveries", text)
 	require.Contains(t, text, "Index Scan using deliveries_pkey on deliveries d", text)
+}
+
+// genericPlan prepares a statement on db's one connection with plan_cache_mode forced to generic
+// plans and returns the plan of execute (an EXECUTE of it), one line per plan line.
+func genericPlan(t *testing.T, ctx context.Context, db *sql.DB, prepare, execute string) string {
+	t.Helper()
+	for _, q := range []string{`SET plan_cache_mode = force_generic_plan`, prepare} {
+		_, err := db.ExecContext(ctx, q)
+		require.NoError(t, err)
+	}
+	return strings.Join(columnStrings(t, ctx, db, `EXPLAIN `+execute), "\n")
+}
+
+// columnStrings returns the one text column of query's rows.
+func columnStrings(t *testing.T, ctx context.Context, db *sql.DB, query string, args ...any) []string {
+	t.Helper()
+	rows, err := db.QueryContext(ctx, query, args...)
+	require.NoError(t, err)
+	defer func() { _ = rows.Close() }()
+	var out []string
+	for rows.Next() {
+		var s string
+		require.NoError(t, rows.Scan(&s))
+		out = append(out, s)
+	}
+	require.NoError(t, rows.Err())
+	return out
 }
