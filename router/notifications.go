@@ -277,7 +277,13 @@ func (o *portalOutbox) Publish(ctx context.Context, msgs []schemas.OutboxMessage
 	batch := o.batch
 	o.mu.Unlock()
 	errs := make([]error, len(msgs))
-	ensured := map[string]error{}
+	codes := make([]string, 0, len(msgs))
+	for _, id := range msgs {
+		if m, ok := batch[id.ID]; ok {
+			codes = append(codes, m.Client)
+		}
+	}
+	ensured := o.pub.EnsureAuthorities(ctx, codes)
 	out := make([]broker.Message, 0, len(msgs))
 	idx := make([]int, 0, len(msgs))
 	for i, id := range msgs {
@@ -286,7 +292,7 @@ func (o *portalOutbox) Publish(ctx context.Context, msgs []schemas.OutboxMessage
 			errs[i] = fmt.Errorf("notification %d is not in the claimed batch", id.ID)
 			continue
 		}
-		if err := ensureOnce(ctx, o.pub, ensured, m.Client); err != nil {
+		if err := ensured[m.Client]; err != nil {
 			errs[i] = err
 			continue
 		}

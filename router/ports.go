@@ -165,13 +165,17 @@ func (p *relayPublisher) Connected() bool {
 
 func (p *relayPublisher) Publish(ctx context.Context, msgs []schemas.OutboxMessage) []error {
 	errs := make([]error, len(msgs))
-	ensured := map[string]error{}
+	codes := make([]string, len(msgs))
+	for i, m := range msgs {
+		codes[i] = m.Authority
+	}
+	ensured := p.pub.EnsureAuthorities(ctx, codes)
 	out := make([]broker.Message, 0, len(msgs))
 	idx := make([]int, 0, len(msgs))
 	spans := make([]tracing.Span, len(msgs))
 	traceIDs := make([]string, len(msgs))
 	for i, m := range msgs {
-		if err := ensureOnce(ctx, p.pub, ensured, m.Authority); err != nil {
+		if err := ensured[m.Authority]; err != nil {
 			errs[i] = err
 			continue
 		}
@@ -218,17 +222,6 @@ func (p *relayPublisher) Publish(ctx context.Context, msgs []schemas.OutboxMessa
 		}
 	}
 	return errs
-}
-
-// ensureOnce declares the queue of code on pub once per batch: ensured remembers each code's
-// result, so a batch of many messages to one queue declares (or fails) once.
-func ensureOnce(ctx context.Context, pub *broker.Publisher, ensured map[string]error, code string) error {
-	err, seen := ensured[code]
-	if !seen {
-		err = pub.EnsureAuthority(ctx, code)
-		ensured[code] = err
-	}
-	return err
 }
 
 // publishInto publishes out as one batch and records each message's result in errs at the index

@@ -675,3 +675,43 @@ func TestReconnectSurvivesOneBadAuthorityQueue(t *testing.T) {
 	require.Error(t, err)
 	require.Contains(t, err.Error(), "PRECONDITION_FAILED")
 }
+
+func TestEnsureAuthoritiesDeclaresABatchOfCodesInParallel(t *testing.T) {
+	t.Parallel()
+	codes := make([]string, 60)
+	for i := range codes {
+		codes[i] = fmt.Sprintf("e%02d", i)
+	}
+	cfg := brokertest.Config(t, brokertest.WithAuthorities(append([]string{"pre"}, codes...)...))
+	// Someone declared the queue of "pre" with other arguments: its declaration fails (406, which
+	// closes the channel it ran on).
+	require.NoError(t, broker.DeclareClassicQueueForTest(t.Context(), cfg, cfg.Names.AuthorityQueue("pre")))
+	pub := startPublisher(t, cfg)
+
+	// A code given twice is declared once; a code the broker refuses fails alone.
+	first := append(append([]string{}, codes[:30]...), codes[0], "bad code", "pre")
+	res := pub.EnsureAuthorities(t.Context(), first)
+	require.Len(t, res, 32)
+	require.Error(t, res["bad code"])
+	require.ErrorContains(t, res["pre"], "PRECONDITION_FAILED")
+	// The next batch runs on the channels the first one left open, never on the closed one.
+	for code, err := range pub.EnsureAuthorities(t.Context(), codes[30:]) {
+		res[code] = err
+	}
+	msgs := make([]broker.Message, len(codes))
+	for i, code := range codes {
+		require.NoError(t, res[code], code)
+		msgs[i] = msg(code, "m-"+code)
+	}
+	// Every queue exists and is bound: a mandatory publish to each is confirmed, not returned.
+	for i, err := range pub.PublishBatch(t.Context(), msgs) {
+		require.NoError(t, err, codes[i])
+	}
+	for _, code := range []string{codes[0], codes[59]} {
+		require.Equal(t, 1, brokertest.QueueDepth(t, cfg, cfg.Names.AuthorityQueue(code)))
+	}
+	// Declared codes are remembered: asking again declares nothing and succeeds at once.
+	for code, err := range pub.EnsureAuthorities(t.Context(), codes) {
+		require.NoError(t, err, code)
+	}
+}

@@ -3,6 +3,7 @@ package broker
 import (
 	"context"
 	"errors"
+	"fmt"
 	"sync"
 
 	amqp "github.com/rabbitmq/amqp091-go"
@@ -10,8 +11,13 @@ import (
 )
 
 // declareParallelism bounds the declarations in flight on the declaring connection (one
-// short-lived channel each), well under any channel_max the Consumer accepts.
+// channel each), well under any channel_max the Consumer accepts.
 const declareParallelism = 256
+
+// declareIdleChannels is how many channels the declaring connection keeps open between
+// declarations: opening and closing a channel costs the broker more than the queue.declare and
+// queue.bind of a queue that exists, and a cold publisher declares every authority it meets.
+const declareIdleChannels = 32
 
 // errWoken ends a runner's attempt early because its subscription changed or went away; the
 // runner re-reads it at once, without backing off.
@@ -38,6 +44,8 @@ type declarer struct {
 	// forget, which also advances gen so that a declaration in flight is not recorded.
 	ensured map[string]struct{}
 	gen     uint64
+	// idle holds open channels of cur for the next declarations; emptied when cur goes down.
+	idle []*amqp.Channel
 }
 
 // newDeclarer returns a declarer whose connection is named "<name>.<role>".
@@ -60,6 +68,7 @@ func newDeclarer(cfg Config, role string, log *zap.Logger) *declarer {
 			d.ready = make(chan struct{})
 			clear(d.ensured)
 			d.gen++
+			d.idle = nil // closed with the connection
 		}
 	}
 	return d
@@ -110,6 +119,14 @@ func (d *declarer) ensure(ctx context.Context, code string) error {
 	return nil
 }
 
+// isEnsured reports whether ensure declared code on the current declaring connection already.
+func (d *declarer) isEnsured(code string) bool {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	_, done := d.ensured[code]
+	return d.cur != nil && done
+}
+
 // forget makes ensure declare every code again.
 func (d *declarer) forget() {
 	d.mu.Lock()
@@ -138,7 +155,16 @@ func (d *declarer) declareOn(ctx context.Context, l *link, code string) error {
 	}
 	err := d.sup.call(ctx, func() error {
 		defer func() { <-d.sem }()
-		return withChannel(l.conn, func(ch *amqp.Channel) error { return declareAuthority(ch, d.cfg, code) })
+		ch, err := d.channel(l)
+		if err != nil {
+			return err
+		}
+		if err := declareAuthority(ch, d.cfg, code); err != nil {
+			_ = ch.Close() // a failed declaration closed it already, as a rule
+			return err
+		}
+		d.release(l, ch)
+		return nil
 	})
 	if errors.Is(err, ErrNotConnected) { // the supervisor is stopping: the slot was never taken
 		<-d.sem
@@ -147,4 +173,36 @@ func (d *declarer) declareOn(ctx context.Context, l *link, code string) error {
 		return context.Cause(ctx)
 	}
 	return err
+}
+
+// channel returns an idle channel of l, or opens one.
+func (d *declarer) channel(l *link) (*amqp.Channel, error) {
+	d.mu.Lock()
+	for d.cur == l && len(d.idle) > 0 {
+		ch := d.idle[len(d.idle)-1]
+		d.idle = d.idle[:len(d.idle)-1]
+		if !ch.IsClosed() {
+			d.mu.Unlock()
+			return ch, nil
+		}
+	}
+	d.mu.Unlock()
+	ch, err := l.conn.Channel()
+	if err != nil {
+		return nil, fmt.Errorf("open channel: %w", err)
+	}
+	return ch, nil
+}
+
+// release keeps ch for the next declaration on l, or closes it when l is gone or enough
+// channels are idle.
+func (d *declarer) release(l *link, ch *amqp.Channel) {
+	d.mu.Lock()
+	if d.cur == l && len(d.idle) < declareIdleChannels {
+		d.idle = append(d.idle, ch)
+		d.mu.Unlock()
+		return
+	}
+	d.mu.Unlock()
+	_ = ch.Close()
 }

@@ -200,6 +200,41 @@ func (p *Publisher) EnsureAuthority(ctx context.Context, code string) error {
 	return nil
 }
 
+// EnsureAuthorities is EnsureAuthority for the codes of a batch at once: the codes not yet
+// declared on the declaring connection are declared in parallel (at most declareParallelism in
+// flight, one channel each), so a batch to many new authorities waits for about one
+// declaration instead of one per code. It returns each distinct code's result; every code of
+// codes has an entry.
+func (p *Publisher) EnsureAuthorities(ctx context.Context, codes []string) map[string]error {
+	res := make(map[string]error, len(codes))
+	var todo []string
+	for _, code := range codes {
+		if _, seen := res[code]; seen {
+			continue
+		}
+		res[code] = nil
+		if err := p.cfg.Names.validateCode(code); err != nil {
+			res[code] = fmt.Errorf("ensure authority: %w", err)
+		} else if !p.decl.isEnsured(code) {
+			todo = append(todo, code)
+		}
+	}
+	errs := make([]error, len(todo))
+	var wg sync.WaitGroup
+	for i, code := range todo {
+		wg.Go(func() {
+			if err := p.decl.ensure(ctx, code); err != nil {
+				errs[i] = fmt.Errorf("ensure authority %s: %w", code, err)
+			}
+		})
+	}
+	wg.Wait()
+	for i, code := range todo {
+		res[code] = errs[i]
+	}
+	return res
+}
+
 // PublishBatch publishes msgs to Names.Deliver() (Names.Portal() for the portal family) (persistent, mandatory, routing key =
 // Message.RoutingKey), pipelined on one confirm-mode channel, and waits for every confirm. The
 // whole batch is bounded by Config.PublishTimeout (and by ctx).
