@@ -156,7 +156,9 @@ func New(ctx context.Context, cfg config.Config, opts Options) (*Hub, error) {
 		QueueType: cfg.Broker.QueueType, DeliveryLimit: cfg.Broker.DeliveryLimit, Heartbeat: cfg.Broker.Heartbeat,
 		PublishTimeout: cfg.Broker.PublishTimeout, ReconnectMin: cfg.Broker.ReconnectMin,
 		ReconnectMax: cfg.Broker.ReconnectMax, ChannelsPerConnection: cfg.Broker.ChannelsPerConnection,
-		ConnectionName: "appealhub"}
+		ConnectionName: "appealhub",
+		// The relay's publisher does not declare again the queues the hub's consumer declared.
+		Declarations: broker.NewDeclarations()}
 	h := &Hub{
 		cfg:        cfg,
 		logger:     logger,

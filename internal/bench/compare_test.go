@@ -109,26 +109,38 @@ func BenchmarkCompare(b *testing.B) {
 	readMachine()
 	keys := newSigningKeys(b)
 	front := newFrontCert(b)
+	rounds := max(envInt("BENCH_ROUNDS", 1), 1)
 	for _, cc := range compareCases() {
-		b.Run(cc.name, func(b *testing.B) {
-			codes := authorityCodes(cc.authorities)
-			n := scaled(cc.n)
-			warm := min(200, max(n/4, 1))
-			var hub, base compareRun
-			b.Run("hub", func(b *testing.B) { hub = runHub(b, cc, codes, keys, front, warm, n) })
-			if b.Failed() || hub.closed.rate() == 0 {
-				return
-			}
-			b.Run("baseline", func(b *testing.B) { base = runBaseline(b, cc, codes, keys, front, warm, n, hub.openRate) })
-			if b.Failed() || base.closed.rate() == 0 {
-				return
-			}
-			ratio := hub.closed.rate() / base.closed.rate()
-			b.Logf("%s: hub %.0f appeals/s, baseline %.0f appeals/s: hub/baseline = %.2f", cc.name,
-				hub.closed.rate(), base.closed.rate(), ratio)
-			recordCompare(compareResult{name: "Compare/" + cc.name, cc: cc, hub: hub, base: base})
-		})
+		for round := range rounds {
+			compareOnce(b, cc, keys, front, round, rounds)
+		}
 	}
+}
+
+// compareOnce runs one round of case cc: the hub, then the baseline, and records both.
+func compareOnce(b *testing.B, cc compareCase, keys *signingKeys, front tls.Certificate, round, rounds int) {
+	name := "Compare/" + cc.name
+	if rounds > 1 {
+		name += fmt.Sprintf(" #%d", round+1)
+	}
+	b.Run(cc.name, func(b *testing.B) {
+		codes := authorityCodes(cc.authorities)
+		n := scaled(cc.n)
+		warm := min(200, max(n/4, 1))
+		var hub, base compareRun
+		b.Run("hub", func(b *testing.B) { hub = runHub(b, cc, codes, keys, front, warm, n) })
+		if b.Failed() || hub.closed.rate() == 0 {
+			return
+		}
+		b.Run("baseline", func(b *testing.B) { base = runBaseline(b, cc, codes, keys, front, warm, n, hub.openRate) })
+		if b.Failed() || base.closed.rate() == 0 {
+			return
+		}
+		ratio := hub.closed.rate() / base.closed.rate()
+		b.Logf("%s: hub %.0f appeals/s, baseline %.0f appeals/s: hub/baseline = %.2f", cc.name,
+			hub.closed.rate(), base.closed.rate(), ratio)
+		recordCompare(compareResult{name: name, cc: cc, hub: hub, base: base})
+	})
 }
 
 // compareRun is what one side (hub or baseline) measured.

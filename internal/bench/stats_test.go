@@ -1,6 +1,7 @@
 package bench
 
 import (
+	"bytes"
 	"context"
 	"testing"
 	"time"
@@ -24,6 +25,31 @@ func TestPercentile(t *testing.T) {
 	require.Equal(t, 7*time.Millisecond, Percentile([]time.Duration{7 * time.Millisecond}, 99))
 	require.Zero(t, Percentile(nil, 50))
 	require.InDelta(t, 1.5, Millis(1500*time.Microsecond), 1e-9)
+}
+
+func TestMedianRatioOverRounds(t *testing.T) {
+	require.InDelta(t, 2.0, median([]float64{3, 1, 2}), 1e-9)
+	require.InDelta(t, 2.5, median([]float64{4, 1, 3, 2}), 1e-9)
+
+	run := func(delivered int) compareRun {
+		return compareRun{closed: endToEnd{delivered: delivered, wall: time.Second}}
+	}
+	one := compareCase{name: "one"}
+	three := compareCase{name: "three"}
+	resultsMu.Lock()
+	saved := compares
+	compares = []compareResult{
+		{cc: one, hub: run(70), base: run(100)},
+		{cc: three, hub: run(60), base: run(100)},
+		{cc: three, hub: run(80), base: run(100)},
+		{cc: three, hub: run(75), base: run(100)},
+	}
+	var out bytes.Buffer
+	printRatioRounds(&out)
+	compares = saved
+	resultsMu.Unlock()
+	// A case run once has no median line; one run three times reports its middle round.
+	require.Equal(t, "three: median ratio 0.75 over 3 rounds (lowest 0.60, highest 0.80)\n", out.String())
 }
 
 func TestBodyIsAValidSubmissionOfTheAskedSize(t *testing.T) {

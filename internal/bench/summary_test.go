@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"slices"
 	"sync"
 	"text/tabwriter"
 	"time"
@@ -144,7 +145,41 @@ func printCompare(w io.Writer) {
 		}
 	}
 	_ = tw.Flush()
+	printRatioRounds(w)
 	_, _ = fmt.Fprintln(w, "appeals/s, p50/p99: closed loop, first submission → last acknowledgement recorded; latency =\n"+
 		"acknowledgement recorded − received; ratio = hub/baseline appeals/s; open: fixed arrival rate = half the\n"+
 		"hub's closed-loop rate, for both sides; late = arrivals sent over 100 ms behind schedule; cores: closed loop.")
+}
+
+// printRatioRounds writes, for each case run in several rounds (BENCH_ROUNDS), the median of
+// its rounds' ratios with the lowest and highest: one run's ratio moves by several percent on a
+// small machine, the median of interleaved rounds much less. Callers hold resultsMu.
+func printRatioRounds(w io.Writer) {
+	var order []string
+	ratios := map[string][]float64{}
+	for _, r := range compares {
+		if _, seen := ratios[r.cc.name]; !seen {
+			order = append(order, r.cc.name)
+		}
+		ratios[r.cc.name] = append(ratios[r.cc.name], r.hub.closed.rate()/r.base.closed.rate())
+	}
+	for _, name := range order {
+		rs := ratios[name]
+		if len(rs) < 2 {
+			continue
+		}
+		_, _ = fmt.Fprintf(w, "%s: median ratio %.2f over %d rounds (lowest %.2f, highest %.2f)\n",
+			name, median(rs), len(rs), slices.Min(rs), slices.Max(rs))
+	}
+}
+
+// median returns the median of xs (the mean of the middle two for an even count); xs is not
+// changed.
+func median(xs []float64) float64 {
+	s := slices.Sorted(slices.Values(xs))
+	n := len(s)
+	if n%2 == 1 {
+		return s[n/2]
+	}
+	return (s[n/2-1] + s[n/2]) / 2
 }

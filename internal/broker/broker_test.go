@@ -715,3 +715,40 @@ func TestEnsureAuthoritiesDeclaresABatchOfCodesInParallel(t *testing.T) {
 		require.NoError(t, err, code)
 	}
 }
+
+func TestPublisherTrustsQueuesItsConsumerDeclaredUntilItHasReasonToDoubt(t *testing.T) {
+	t.Parallel()
+	cfg := brokertest.Config(t, brokertest.WithAuthorities("a", "b", "c"))
+	cfg.Declarations = broker.NewDeclarations()
+	c := startConsumer(t, cfg, func(c *broker.Consumer) {
+		for _, code := range []string{"a", "b"} {
+			c.Subscribe(code, 1, func(context.Context, broker.Delivery) broker.Outcome { return broker.Ack })
+		}
+	})
+	require.Eventually(t, func() bool { return broker.ConsumerConsuming(c) == 2 }, waitFor, tick)
+	pub := startPublisher(t, cfg)
+
+	// The consumer declared a and b: the publisher declares only c.
+	for code, err := range pub.EnsureAuthorities(t.Context(), []string{"a", "b", "c"}) {
+		require.NoError(t, err, code)
+	}
+	require.Equal(t, 1, broker.PublisherDeclarations(pub))
+	requireAllConfirmed(t, pub.PublishBatch(t.Context(), []broker.Message{msg("a", "m1"), msg("b", "m2"), msg("c", "m3")}))
+
+	// An operator removes a's binding and the queue of unroutable messages: the publish comes
+	// back unroutable, and the publisher no longer trusts the consumer's declaration of a.
+	require.NoError(t, broker.UnbindForTest(t.Context(), cfg, "a"))
+	require.NoError(t, broker.DeleteQueueForTest(t.Context(), cfg, cfg.Names.Unroutable()))
+	errs := pub.PublishBatch(t.Context(), []broker.Message{msg("a", "m4")})
+	require.ErrorIs(t, errs[0], broker.ErrReturned)
+	require.NoError(t, pub.EnsureAuthorities(t.Context(), []string{"a", "b"})["a"])
+	require.Equal(t, 2, broker.PublisherDeclarations(pub), "a declared again, b still trusted")
+	requireAllConfirmed(t, pub.PublishBatch(t.Context(), []broker.Message{msg("a", "m5")}))
+
+	// A new publishing connection doubts every declaration made before it.
+	since := pub.Status().Since
+	require.NoError(t, broker.ClosePublisherConnection(pub))
+	require.Eventually(t, func() bool { s := pub.Status(); return s.Connected && s.Since.After(since) }, waitFor, tick)
+	require.NoError(t, pub.EnsureAuthority(t.Context(), "b"))
+	require.Equal(t, 3, broker.PublisherDeclarations(pub))
+}

@@ -89,6 +89,10 @@ type Config struct {
 	// below ChannelsPerConnection + 16 is refused (and retried, with the reason in
 	// Status.LastError). The Publisher ignores it. Defaults to 1000.
 	ChannelsPerConnection int
+	// Declarations, when set, is shared by a Consumer and a Publisher of one process: the
+	// Consumer records the queues it declared, and the Publisher does not declare them again
+	// (see Declarations). Optional.
+	Declarations *Declarations
 }
 
 // WithDefaults returns a copy of c with every zero field set to its default.

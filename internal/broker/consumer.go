@@ -373,6 +373,7 @@ func (c *Consumer) consume(sess *consSession, r *runner, sub subscription) error
 	if err != nil {
 		return fmt.Errorf("declare: %w", err)
 	}
+	c.cfg.Declarations.record(c.cfg.queue(r.code))
 	ch, err := sess.link.conn.Channel()
 	if err != nil {
 		return fmt.Errorf("open channel: %w", err)

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
+	"time"
 
 	amqp "github.com/rabbitmq/amqp091-go"
 	"go.uber.org/zap"
@@ -46,12 +48,18 @@ type declarer struct {
 	gen     uint64
 	// idle holds open channels of cur for the next declarations; emptied when cur goes down.
 	idle []*amqp.Channel
+	// doubted is when doubt last ran; doubtedCode when forgetCode last ran for a code. A
+	// declaration made elsewhere (Config.Declarations) counts only when newer than both.
+	doubted     time.Time
+	doubtedCode map[string]time.Time
+
+	declared atomic.Int64 // declarations made (for tests)
 }
 
 // newDeclarer returns a declarer whose connection is named "<name>.<role>".
 func newDeclarer(cfg Config, role string, log *zap.Logger) *declarer {
 	d := &declarer{cfg: cfg, sem: make(chan struct{}, declareParallelism), ready: make(chan struct{}),
-		ensured: make(map[string]struct{})}
+		ensured: make(map[string]struct{}), doubtedCode: make(map[string]time.Time)}
 	d.sup = newSupervisor(cfg, role, log)
 	d.sup.up = func(_ context.Context, l *link) error {
 		d.mu.Lock()
@@ -91,22 +99,21 @@ func (d *declarer) link(ctx context.Context) (*link, error) {
 	}
 }
 
-// ensure declares the queue of code unless ensure declared it already on this declaring
-// connection since the last forget. It does not wait for a connection: without one it returns
-// ErrNotConnected. A queue or binding deleted behind the hub's back is declared again once either
-// connection of the Publisher is replaced (a publish to a deleted exchange closes the publishing
-// channel, so the Publisher reconnects), and at once by the Consumer, which declares before every
-// basic.consume.
+// ensure declares the queue of code unless isEnsured. It does not wait for a connection:
+// without one it returns ErrNotConnected. A queue or binding deleted behind the hub's back is
+// declared again once either connection of the Publisher is replaced (a publish to a deleted
+// exchange closes the publishing channel, so the Publisher reconnects) or the broker returns a
+// message of its code as unroutable (forgetCode), and at once by the Consumer, which declares
+// before every basic.consume.
 func (d *declarer) ensure(ctx context.Context, code string) error {
+	if d.isEnsured(code) {
+		return nil
+	}
 	d.mu.Lock()
 	l, gen := d.cur, d.gen
-	_, done := d.ensured[code]
 	d.mu.Unlock()
 	if l == nil {
 		return ErrNotConnected
-	}
-	if done {
-		return nil
 	}
 	if err := d.declareOn(ctx, l, code); err != nil {
 		return err
@@ -119,12 +126,28 @@ func (d *declarer) ensure(ctx context.Context, code string) error {
 	return nil
 }
 
-// isEnsured reports whether ensure declared code on the current declaring connection already.
+// isEnsured reports whether ensure declared code on the current declaring connection already,
+// or a Consumer sharing Config.Declarations declared it since the declarer last had reason to
+// doubt it (doubt, forgetCode).
 func (d *declarer) isEnsured(code string) bool {
 	d.mu.Lock()
-	defer d.mu.Unlock()
 	_, done := d.ensured[code]
-	return d.cur != nil && done
+	done = done && d.cur != nil
+	since := d.doubted
+	if t := d.doubtedCode[code]; t.After(since) {
+		since = t
+	}
+	d.mu.Unlock()
+	return done || d.cfg.Declarations.declaredAfter(d.cfg.queue(code), since)
+}
+
+// forgetCode makes ensure declare code again (the broker returned a message of it as
+// unroutable: its queue or binding is gone).
+func (d *declarer) forgetCode(code string) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	delete(d.ensured, code)
+	d.doubtedCode[code] = time.Now()
 }
 
 // forget makes ensure declare every code again.
@@ -133,6 +156,16 @@ func (d *declarer) forget() {
 	defer d.mu.Unlock()
 	clear(d.ensured)
 	d.gen++
+}
+
+// doubt makes isEnsured ignore the declarations Config.Declarations recorded until now (the
+// publishing connection was lost: maybe because the exchange, and every binding with it, was
+// deleted).
+func (d *declarer) doubt() {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.doubted = time.Now()
+	clear(d.doubtedCode)
 }
 
 // declare declares the queue of code and binds it, waiting for the declaring connection and a
@@ -164,6 +197,7 @@ func (d *declarer) declareOn(ctx context.Context, l *link, code string) error {
 			return err
 		}
 		d.release(l, ch)
+		d.declared.Add(1)
 		return nil
 	})
 	if errors.Is(err, ErrNotConnected) { // the supervisor is stopping: the slot was never taken

@@ -24,7 +24,10 @@
 // basic.consume, always on a declaring connection of their own (see declarer): a failed
 // declaration the broker answers with a connection-level exception (541 while a quorum queue
 // cannot form, 504) then closes neither a publishing nor a consuming connection, and a reconnect
-// never waits for thousands of re-declarations. Declarations are idempotent. The policies are queue arguments, so they hold whatever the broker's defaults
+// never waits for thousands of re-declarations. A Publisher declares the new codes of a batch in
+// parallel (EnsureAuthorities), and not at all those a Consumer sharing its Config.Declarations
+// declared since the Publisher last lost its connection or had a message of the code returned.
+// Declarations are idempotent. The policies are queue arguments, so they hold whatever the broker's defaults
 // or operator policies are (RabbitMQ 3.x quorum queues have no delivery limit by default, and
 // without at-least-once + reject-publish dead-lettering is at-most-once).
 //

@@ -138,3 +138,16 @@ func DeleteQueuesForTest(ctx context.Context, cfg Config, queues []string, paral
 
 // CloseConsumerDeclareConnection closes the consumer's declaring connection underneath it.
 func CloseConsumerDeclareConnection(c *Consumer) error { return c.decl.sup.closeForTest() }
+
+// PublisherDeclarations returns how many queues p's declaring connection has declared.
+func PublisherDeclarations(p *Publisher) int { return int(p.decl.declared.Load()) }
+
+// UnbindForTest removes the binding of code's queue, as an operator might.
+func UnbindForTest(ctx context.Context, cfg Config, code string) error {
+	cfg = cfg.WithDefaults()
+	return oneShot(ctx, cfg, "test", func(conn *amqp.Connection) error {
+		return withChannel(conn, func(ch *amqp.Channel) error {
+			return ch.QueueUnbind(cfg.queue(code), code, cfg.exchange(), nil)
+		})
+	})
+}

@@ -177,6 +177,7 @@ func (p *Publisher) down(l *link) {
 	}
 	p.mu.Unlock()
 	if sess != nil && sess.link == l {
+		p.decl.doubt()
 		sess.wg.Wait() // both goroutines end now that the channel is closed
 	}
 }
@@ -373,6 +374,7 @@ func (p *Publisher) matchReturns(msgs []Message, errs []error, returns []amqp.Re
 			continue
 		}
 		pending[k] = idx[1:]
+		p.decl.forgetCode(r.RoutingKey) // its queue or binding is gone: declare it before the next publish
 		errs[idx[0]] = fmt.Errorf("publish message %s: %w: %d %s", r.MessageId, ErrReturned, r.ReplyCode, r.ReplyText)
 	}
 }
