@@ -54,6 +54,21 @@ raise_nofile() {
 		>>/etc/rabbitmq/rabbitmq-env.conf
 }
 
+# warn_low_nofile tells when the running broker was started with a low open-file limit (it then
+# refuses connections near a thousand quorum queues) and sees to it that its next start raises it.
+warn_low_nofile() {
+	local pid limit
+	pid=$(ss -Hltnp "sport = :$MQ_PORT" 2>/dev/null | grep -o 'pid=[0-9]*' | head -1) || true
+	pid=${pid#pid=}
+	[[ -n $pid && -r /proc/$pid/limits ]] || return 0
+	limit=$(awk '/^Max open files/ {print $4}' "/proc/$pid/limits")
+	if [[ $limit =~ ^[0-9]+$ ]] && ((limit < 4096)); then
+		say "rabbitmq: WARNING: the running node may open only $limit files; a thousand authorities need more."
+		say "rabbitmq: restart it to raise the limit: rabbitmqctl stop && make services"
+		if is_root; then raise_nofile; fi
+	fi
+}
+
 # wait_for SECONDS WHAT CHECK...: polls CHECK every half second until it succeeds or time runs out.
 wait_for() {
 	local limit=$1 what=$2
@@ -109,6 +124,7 @@ start_postgresql() {
 start_rabbitmq() {
 	if mq_up; then
 		say "rabbitmq: running"
+		warn_low_nofile
 	else
 		need_root "starting RabbitMQ"
 		# The node is named rabbit@<host name>; a host name that does not resolve keeps it from starting.
