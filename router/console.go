@@ -235,23 +235,10 @@ func (p *consolePorts) GetAuthority(ctx context.Context, code string) (schemas.A
 }
 
 // UpdateAuthority implements console.Registry: the registry records the change with its author
-// and reason, and the change is then recorded as an operator_action event in the audit chain.
+// and reason, and in the same transaction as an operator_action event in the audit chain.
 func (p *consolePorts) UpdateAuthority(ctx context.Context, code string, patch schemas.AuthorityPatch,
 	m schemas.AuthorityChangeMeta) (schemas.Authority, *schemas.PendingAuthorityChange, error) {
-	a, pending, err := p.h.UpdateAuthority(ctx, code, patch, m)
-	if err != nil {
-		return a, pending, err
-	}
-	action := "registry_update"
-	if pending != nil {
-		action = "registry_schedule"
-	}
-	detail := store.OperatorDetail{Actor: strings.TrimPrefix(m.By, "console:"), Action: action,
-		Object: fmt.Sprintf("%s v%d", code, a.Version), Reason: m.Reason}
-	if err := p.h.store.RecordOperatorAction(context.WithoutCancel(ctx), detail, p.now()); err != nil {
-		return a, pending, fmt.Errorf("the change is saved, but not its audit event: %w", err)
-	}
-	return a, pending, nil
+	return p.h.UpdateAuthority(store.AsOperator(ctx, strings.TrimPrefix(m.By, "console:")), code, patch, m)
 }
 
 // Deadlines implements console.DeadlineReader: today is the day in Europe/Kyiv.

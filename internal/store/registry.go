@@ -254,7 +254,38 @@ func recordHistory(ctx context.Context, tx *sql.Tx, ch schemas.AuthorityChange) 
 		shown := ch.Pending.Shown()
 		ch.Pending = &shown
 	}
+	if actor, ok := ctx.Value(operatorKey{}).(string); ok {
+		if err := insertOperatorEvent(ctx, tx, EventOperatorAction, registryAction(actor, ch), ch.ChangedAt); err != nil {
+			return ch, fmt.Errorf("record change of authority %s in the audit chain: %w", ch.Code, err)
+		}
+	}
 	return ch, nil
+}
+
+type operatorKey struct{}
+
+// AsOperator returns ctx marked as an operator's (actor: their login): every registry change
+// made with it is recorded, in its own transaction, as an operator_action event in the audit
+// chain as well as in the registry's history — both or neither.
+func AsOperator(ctx context.Context, actor string) context.Context {
+	return context.WithValue(ctx, operatorKey{}, actor)
+}
+
+// registryAction is the audit event's detail of ch made by actor: registry_update,
+// registry_schedule or registry_cancel, of "<code> v<version>", with the reason.
+func registryAction(actor string, ch schemas.AuthorityChange) OperatorDetail {
+	action := "registry_update"
+	switch ch.Action {
+	case schemas.ActionSchedule:
+		action = "registry_schedule"
+	case schemas.ActionCancel:
+		action = "registry_cancel"
+	}
+	object := ch.Code
+	if ch.After != nil {
+		object = fmt.Sprintf("%s v%d", ch.Code, ch.After.Version)
+	}
+	return OperatorDetail{Actor: actor, Action: action, Object: object, Reason: ch.Reason}
 }
 
 // retarget moves the deliveries still waiting for a closed authority to its successor, with an

@@ -236,3 +236,43 @@ func TestDueChangeAndCancelRace(t *testing.T) {
 		}
 	}
 }
+
+func TestOperatorRegistryChangesAreAuditedInTheirTransaction(t *testing.T) {
+	t.Parallel()
+	s := storetest.New(t)
+	const code = "85015894"
+	_, err := s.ApplyAuthorityChanges(t.Context(), []schemas.AuthorityChange{{Action: schemas.ActionImport, ChangedBy: "cli:t", After: entry(code, "ОДА", "")}})
+	require.NoError(t, err)
+	operatorEvents := func() []string {
+		evs, err := s.OperatorEvents(t.Context(), 10)
+		require.NoError(t, err)
+		var out []string
+		for _, e := range evs {
+			out = append(out, string(e.Type)+" "+e.Detail)
+		}
+		return out
+	}
+	require.Empty(t, operatorEvents(), "a change not made as an operator has no audit event")
+
+	ctx := store.AsOperator(t.Context(), "admin1")
+	renamed := entry(code, "Нова ОДА", "")
+	_, err = s.ApplyAuthorityChanges(ctx, []schemas.AuthorityChange{{Action: schemas.ActionUpdate, ChangedBy: "console:admin1",
+		Reason: "official name changed", IfVersion: 1, After: renamed}})
+	require.NoError(t, err)
+	when := time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)
+	_, err = s.ScheduleAuthorityChange(ctx, schemas.PendingAuthorityChange{Code: code, Action: schemas.ActionSuspend,
+		EffectiveAt: when, CreatedBy: "console:admin1", Reason: "reorganised"}, 2)
+	require.NoError(t, err)
+	// Refused changes (a stale version) leave neither history nor an audit event.
+	_, err = s.ApplyAuthorityChanges(ctx, []schemas.AuthorityChange{{Action: schemas.ActionUpdate, ChangedBy: "console:admin1",
+		Reason: "late", IfVersion: 1, After: renamed}})
+	require.ErrorIs(t, err, store.ErrVersionConflict)
+
+	got := operatorEvents()
+	require.Len(t, got, 2)
+	require.Contains(t, got[0], `"action":"registry_schedule","object":"85015894 v3","reason":"reorganised"`)
+	require.Contains(t, got[1], `"actor":"admin1","action":"registry_update","object":"85015894 v2","reason":"official name changed"`)
+	h, err := s.AuthorityHistory(t.Context(), code)
+	require.NoError(t, err)
+	require.Len(t, h, 3)
+}
