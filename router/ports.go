@@ -15,6 +15,7 @@ import (
 	"appealhub/internal/broker"
 	"appealhub/internal/httpapi"
 	"appealhub/internal/metrics"
+	"appealhub/internal/store"
 	"appealhub/internal/tracing"
 	"appealhub/router/delivery"
 	"appealhub/router/intake"
@@ -132,6 +133,9 @@ func (h *Hub) handle(ctx context.Context, d broker.Delivery) broker.Outcome {
 		h.obs.metrics.DeadLettered(d.RoutingKey)
 		return broker.Reject
 	}
+	if h.refreshWorn(ctx, d, msg) {
+		return broker.Ack
+	}
 	traceParent, _ := d.Headers["traceparent"].(string)
 	ctx, span := h.obs.tracer.Start(ctx, spanDeliveryProcess, tracing.Consumer, traceParent)
 	span.Set("delivery_id", msg.DeliveryID)
@@ -147,6 +151,58 @@ func (h *Hub) handle(ctx context.Context, d broker.Delivery) broker.Outcome {
 	default:
 		return broker.Requeue
 	}
+}
+
+// maxRefreshes is how often one attempt's message is replaced by a fresh one (refreshWorn).
+const maxRefreshes = 3
+
+// refreshWorn replaces a delivery message the broker has delivered at least half its delivery
+// limit times (x-delivery-count) with a fresh one through the outbox, and reports whether it did
+// (the caller then acknowledges the worn one without sending). Every connection lost with the
+// message in flight counts one delivery: without this, a flapping network would make the broker
+// dead-letter healthy deliveries, which would then wait for the reconciler. Each attempt is
+// refreshed at most maxRefreshes times, so a message that keeps killing its consumer still ends in
+// hub.dead.
+func (h *Hub) refreshWorn(ctx context.Context, d broker.Delivery, msg schemas.DeliveryMessage) bool {
+	count, ok := deliveryCount(d.Headers["x-delivery-count"])
+	if !ok || count < max(h.cfg.Broker.DeliveryLimit/2, 1) || msg.DeliveryID == "" {
+		return false
+	}
+	refreshed, err := h.store.RefreshDeliveryMessage(ctx, msg.DeliveryID, msg.Attempt, count, maxRefreshes, h.clock.Now())
+	if err != nil {
+		h.logger.Warn("cannot replace a worn delivery message; handling it", zap.String("delivery_id", msg.DeliveryID), zap.Error(err))
+		return false
+	}
+	if refreshed {
+		h.logger.Info("delivery message replaced by a fresh one", zap.String("delivery_id", msg.DeliveryID),
+			zap.String("authority", msg.Authority), zap.Int("delivery_count", count))
+		h.obs.metrics.Reconciled(store.ReconcileRedeliveryLimit)
+		h.outboxChanged()
+	}
+	return refreshed
+}
+
+// deliveryCount reads the x-delivery-count header of a quorum queue's redelivered message.
+func deliveryCount(v any) (int, bool) {
+	switch n := v.(type) {
+	case int64:
+		return int(n), true
+	case int32:
+		return int(n), true
+	case int:
+		return n, true
+	case int16:
+		return int(n), true
+	case int8:
+		return int(n), true
+	case uint8:
+		return int(n), true
+	case uint16:
+		return int(n), true
+	case uint32:
+		return int(n), true
+	}
+	return 0, false
 }
 
 // relayPublisher publishes outbox messages as delivery messages on the broker, each in a span that

@@ -44,7 +44,8 @@ type Figures struct {
 	Resent        int
 	Deliveries    map[schemas.DeliveryStatus]int
 	OutboxPending int
-	QueueMessages int // messages left in the node's queues
+	QueueMessages int      // messages left in the node's queues
+	QueuesLeft    []string // "<queue> <messages>" of each queue with messages left
 	Attempts      int // HTTP requests the portal made
 	// Drained is whether the run settled (outbox empty, no delivery pending, queues empty) within
 	// the drain limit; Drain is how long after the last fault (or the end of the load) it took.
@@ -74,6 +75,9 @@ func (e *Env) settled(ctx context.Context) (bool, Figures, error) {
 	f.Deliveries, f.OutboxPending = counts, totals.OutboxPending
 	for _, q := range qs {
 		f.QueueMessages += q.Messages
+		if q.Messages > 0 {
+			f.QueuesLeft = append(f.QueuesLeft, fmt.Sprintf("%s %d", q.Name, q.Messages))
+		}
 	}
 	pending := counts[schemas.StatusAccepted] + counts[schemas.StatusQueued]
 	return pending == 0 && f.OutboxPending == 0 && f.QueueMessages == 0, f, nil

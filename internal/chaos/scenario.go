@@ -271,8 +271,8 @@ func (r *Report) global(ctx context.Context, env *Env, baseline map[string]int) 
 		r.Fail("accepted %d of %d (gave up %d, refused %d)", r.Accepted, r.Appeals, r.GaveUp, r.Refused)
 	}
 	if !r.Drained {
-		r.Fail("not drained within the limit: deliveries %v, outbox pending %d, queue messages %d",
-			r.Deliveries, r.OutboxPending, r.QueueMessages)
+		r.Fail("not drained within the limit: deliveries %v, outbox pending %d, queue messages %d %v",
+			r.Deliveries, r.OutboxPending, r.QueueMessages, r.QueuesLeft)
 	}
 	if n := r.Deliveries["dead"] - r.DeadExpected; n != 0 {
 		r.Fail("%d dead deliveries (%d of %d deliberately)", n, r.DeadExpected, r.Deliveries["dead"])

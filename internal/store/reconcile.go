@@ -27,7 +27,48 @@ const (
 	// ReconcileClaimStuck: the delivery's pending outbox row is claimed by a relay's transaction
 	// that has been open for longer than the quiet time (a hung process whose connection lives on).
 	ReconcileClaimStuck = "claim_stuck"
+	// ReconcileRedeliveryLimit: the delivery's message came back from the broker so often (each
+	// lost connection returns the messages in flight and counts one more delivery) that one more
+	// loss would dead-letter it: a fresh message replaces it (RefreshDeliveryMessage).
+	ReconcileRedeliveryLimit = "redelivery_limit"
 )
+
+// RefreshDeliveryMessage replaces the broker message of a delivery in transit with a fresh one:
+// if the delivery is still accepted or queued at attempt and has been refreshed fewer than max
+// times, it gets a new outbox row due at once for the same attempt and a delivery_reconciled
+// event (reason redelivery_limit, with count, the broker's delivery count), in one statement,
+// and RefreshDeliveryMessage returns true: the caller acknowledges the old message. Otherwise it
+// changes nothing and returns false: the caller handles the message as usual. A refreshed
+// message starts again at a delivery count of zero, so connections cut again and again cannot
+// make the broker dead-letter a delivery nothing is wrong with, while a message that keeps
+// killing its consumer still reaches the broker's limit after max refreshes.
+func (s *Store) RefreshDeliveryMessage(ctx context.Context, deliveryID string, attempt, count, max int, now time.Time) (bool, error) {
+	detail := fmt.Sprintf("%s: attempt %d sent again; the broker had delivered its message %d times", ReconcileRedeliveryLimit, attempt+1, count)
+	var n int
+	err := s.db.QueryRowContext(ctx, `
+		WITH d AS (
+			SELECT d.id, d.appeal_id FROM deliveries d
+			WHERE d.id = $1::uuid AND d.attempts = $2 AND d.status IN ('accepted', 'queued')
+			  AND (SELECT count(*) FROM events e
+			       WHERE e.appeal_id = d.appeal_id AND e.delivery_id = d.id AND e.type = $5
+			         AND e.detail LIKE $6) < $3
+			FOR NO KEY UPDATE OF d),
+		touched AS (
+			UPDATE deliveries x SET updated_at = $4 FROM d WHERE x.id = d.id
+			RETURNING x.id, x.appeal_id, x.authority_code, x.attempts, x.status),
+		scheduled AS (
+			INSERT INTO outbox (delivery_id, routing_key, attempt, available_at, created_at)
+			SELECT id, authority_code, attempts, $4, $4 FROM touched),
+		recorded AS (
+			INSERT INTO events (appeal_id, delivery_id, type, status, detail, created_at)
+			SELECT appeal_id, id, $5, status, $7, $4 FROM touched)
+		SELECT count(*) FROM touched`,
+		deliveryID, attempt, max, now, string(schemas.EventDeliveryReconciled), ReconcileRedeliveryLimit+":%", detail).Scan(&n)
+	if err != nil {
+		return false, fmt.Errorf("refresh the message of delivery %s: %w", deliveryID, err)
+	}
+	return n > 0, nil
+}
 
 // What the reconciler reports and cannot fix. The values are logged: never rename one.
 const (
