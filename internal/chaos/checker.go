@@ -46,7 +46,7 @@ type Figures struct {
 	OutboxPending int
 	QueueMessages int      // messages left in the node's queues
 	QueuesLeft    []string // "<queue> <messages>" of each queue with messages left
-	Attempts      int // HTTP requests the portal made
+	Attempts      int      // HTTP requests the portal made
 	// Drained is whether the run settled (outbox empty, no delivery pending, queues empty) within
 	// the drain limit; Drain is how long after the last fault (or the end of the load) it took.
 	Drained bool
