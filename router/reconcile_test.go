@@ -5,21 +5,17 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
-	"net/http/httptest"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	amqp "github.com/rabbitmq/amqp091-go"
 	"github.com/stretchr/testify/require"
-	"go.uber.org/zap/zaptest"
 
 	"appealhub/config"
 	"appealhub/internal/broker"
 	"appealhub/internal/broker/brokertest"
 	"appealhub/internal/hubtest"
-	"appealhub/internal/sandbox"
 	"appealhub/schemas"
 )
 
@@ -30,22 +26,7 @@ import (
 func TestReconcilerSendsALostMessageAgain(t *testing.T) {
 	t.Parallel()
 	const code = "17000001"
-	sb, err := sandbox.New(sandbox.Options{Name: "reconcile"}, zaptest.NewLogger(t))
-	require.NoError(t, err)
-	// The system holds the first document it is sent until released: with a concurrency of 1 the
-	// next message waits, ready, in the queue.
-	held, release := make(chan struct{}), make(chan struct{})
-	var first sync.Once
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		first.Do(func() {
-			close(held)
-			<-release
-		})
-		sb.ServeHTTP(w, r)
-	}))
-	t.Cleanup(srv.Close)
-	releaseOnce := sync.OnceFunc(func() { close(release) })
-	t.Cleanup(releaseOnce)
+	sb, srv, held, releaseOnce := holdingSandbox(t, "reconcile")
 
 	env := hubtest.NewEnv(t, map[string]string{code: srv.URL + "/documents/" + code}, func(c *config.Config) {
 		c.Authorities[0].Concurrency = 1
@@ -61,10 +42,7 @@ func TestReconcilerSendsALostMessageAgain(t *testing.T) {
 
 	deliveryOf := func(r schemas.Receipt) string {
 		t.Helper()
-		resp, err := hubtest.Do(context.Background(), http.MethodGet, hub.URL+"/v1/appeals/"+r.ID, env.Token, nil, nil)
-		require.NoError(t, err)
-		require.Equal(t, http.StatusOK, resp.Status, string(resp.Body))
-		return decodeCase(t, resp.Body).Deliveries[0].ID
+		return readCase(t, hub.URL, env.Token, r.ID).Deliveries[0].ID
 	}
 	busy := env.MustSubmit(t, hub.URL, "busy", hubtest.Submission(1, 1024, code))
 	<-held
@@ -100,9 +78,7 @@ func TestReconcilerSendsALostMessageAgain(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, map[string]int{lostID: 1, deliveryOf(busy): 1}, perDelivery)
 
-	resp, err := hubtest.Do(context.Background(), http.MethodGet, hub.URL+"/v1/appeals/"+lost.ID, env.Token, nil, nil)
-	require.NoError(t, err)
-	c := decodeCase(t, resp.Body)
+	c := readCase(t, hub.URL, env.Token, lost.ID)
 	require.Equal(t, schemas.StatusDelivered, c.Deliveries[0].Status)
 	reconciled := 0
 	for _, e := range c.Events {
@@ -129,20 +105,7 @@ func TestReconcilerSendsALostMessageAgain(t *testing.T) {
 func TestWornDeliveryMessageIsReplacedByAFreshOne(t *testing.T) {
 	t.Parallel()
 	const code = "17000002"
-	sb, err := sandbox.New(sandbox.Options{Name: "worn"}, zaptest.NewLogger(t))
-	require.NoError(t, err)
-	held, release := make(chan struct{}), make(chan struct{})
-	var first sync.Once
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		first.Do(func() {
-			close(held)
-			<-release
-		})
-		sb.ServeHTTP(w, r)
-	}))
-	t.Cleanup(srv.Close)
-	releaseOnce := sync.OnceFunc(func() { close(release) })
-	t.Cleanup(releaseOnce)
+	sb, srv, held, releaseOnce := holdingSandbox(t, "worn")
 
 	env := hubtest.NewEnv(t, map[string]string{code: srv.URL + "/documents/" + code}, func(c *config.Config) {
 		c.Authorities[0].Concurrency = 1
@@ -184,9 +147,7 @@ func TestWornDeliveryMessageIsReplacedByAFreshOne(t *testing.T) {
 	for _, e := range ledger.Entries {
 		require.Equal(t, 1, e.Received, "one document per delivery: %s", e.DeliveryID)
 	}
-	resp, err := hubtest.Do(context.Background(), http.MethodGet, hub.URL+"/v1/appeals/"+worn.ID, env.Token, nil, nil)
-	require.NoError(t, err)
-	c := decodeCase(t, resp.Body)
+	c := readCase(t, hub.URL, env.Token, worn.ID)
 	require.Equal(t, schemas.StatusDelivered, c.Deliveries[0].Status)
 	var reasons []string
 	for _, e := range c.Events {

@@ -192,13 +192,7 @@ func (p *Publisher) down(l *link) {
 // valid UTF-8 without spaces or control characters, and short enough for a 255-byte queue name;
 // the same rule applies to Message.RoutingKey.
 func (p *Publisher) EnsureAuthority(ctx context.Context, code string) error {
-	if err := p.cfg.Names.validateCode(code); err != nil {
-		return fmt.Errorf("ensure authority: %w", err)
-	}
-	if err := p.decl.ensure(ctx, code); err != nil {
-		return fmt.Errorf("ensure authority %s: %w", code, err)
-	}
-	return nil
+	return p.EnsureAuthorities(ctx, []string{code})[code]
 }
 
 // EnsureAuthorities is EnsureAuthority for the codes of a batch at once: the codes not yet

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"fmt"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/lib/pq"
@@ -46,23 +47,14 @@ func (s *Store) RefreshDeliveryMessage(ctx context.Context, deliveryID string, a
 	detail := fmt.Sprintf("%s: attempt %d sent again; the broker had delivered its message %d times", ReconcileRedeliveryLimit, attempt+1, count)
 	var n int
 	err := s.db.QueryRowContext(ctx, `
-		WITH d AS (
-			SELECT d.id, d.appeal_id FROM deliveries d
+		WITH stuck AS (
+			SELECT d.id, $7::text AS detail FROM deliveries d
 			WHERE d.id = $1::uuid AND d.attempts = $2 AND d.status IN ('accepted', 'queued')
 			  AND (SELECT count(*) FROM events e
 			       WHERE e.appeal_id = d.appeal_id AND e.delivery_id = d.id AND e.type = $5
 			         AND e.detail LIKE $6) < $3
 			FOR NO KEY UPDATE OF d),
-		touched AS (
-			UPDATE deliveries x SET updated_at = $4 FROM d WHERE x.id = d.id
-			RETURNING x.id, x.appeal_id, x.authority_code, x.attempts, x.status),
-		scheduled AS (
-			INSERT INTO outbox (delivery_id, routing_key, attempt, available_at, created_at)
-			SELECT id, authority_code, attempts, $4, $4 FROM touched),
-		recorded AS (
-			INSERT INTO events (appeal_id, delivery_id, type, status, detail, created_at)
-			SELECT appeal_id, id, $5, status, $7, $4 FROM touched)
-		SELECT count(*) FROM touched`,
+		`+sendAgainSQL("$4", "$5"),
 		deliveryID, attempt, max, now, string(schemas.EventDeliveryReconciled), ReconcileRedeliveryLimit+":%", detail).Scan(&n)
 	if err != nil {
 		return false, fmt.Errorf("refresh the message of delivery %s: %w", deliveryID, err)
@@ -234,15 +226,7 @@ func (s *Store) ReconcileStuck(ctx context.Context, rule ReconcileRule) ([]Recon
 		if _, err := tx.ExecContext(ctx, `
 			WITH stuck AS (
 				SELECT id::uuid AS id, detail FROM unnest($1::text[], $2::text[]) AS s (id, detail)),
-			touched AS (
-				UPDATE deliveries d SET updated_at = $3
-				FROM stuck s WHERE d.id = s.id
-				RETURNING d.id, d.appeal_id, d.authority_code, d.attempts, d.status, s.detail),
-			scheduled AS (
-				INSERT INTO outbox (delivery_id, routing_key, attempt, available_at, created_at)
-				SELECT id, authority_code, attempts, $3, $3 FROM touched)
-			INSERT INTO events (appeal_id, delivery_id, type, status, detail, created_at)
-			SELECT appeal_id, id, $4, status, detail, $3 FROM touched`,
+			`+sendAgainSQL("$3", "$4"),
 			pq.Array(ids), pq.Array(details), now, string(schemas.EventDeliveryReconciled)); err != nil {
 			return fmt.Errorf("send stuck deliveries again: %w", err)
 		}
@@ -252,6 +236,25 @@ func (s *Store) ReconcileStuck(ctx context.Context, rule ReconcileRule) ([]Recon
 		return nil, fmt.Errorf("reconcile: %w", err)
 	}
 	return out, nil
+}
+
+// sendAgainSQL is the end of a statement that sends deliveries in transit again for their current
+// attempt: it follows a CTE stuck (id, detail) and gives each delivery a new outbox row due at now,
+// its last change set to now, and an event of type typ with the detail; it returns one row, the
+// count of deliveries sent again. now and typ are the statement's placeholders for them.
+func sendAgainSQL(now, typ string) string {
+	return strings.NewReplacer("$now", now, "$typ", typ).Replace(`
+		touched AS (
+			UPDATE deliveries d SET updated_at = $now
+			FROM stuck s WHERE d.id = s.id
+			RETURNING d.id, d.appeal_id, d.authority_code, d.attempts, d.status, s.detail),
+		scheduled AS (
+			INSERT INTO outbox (delivery_id, routing_key, attempt, available_at, created_at)
+			SELECT id, authority_code, attempts, $now, $now FROM touched),
+		recorded AS (
+			INSERT INTO events (appeal_id, delivery_id, type, status, detail, created_at)
+			SELECT appeal_id, id, $typ, status, detail, $now FROM touched)
+		SELECT count(*) FROM touched`)
 }
 
 // publishedAttempts returns which of the deliveries have a published outbox row for their current
