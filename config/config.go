@@ -91,6 +91,7 @@ const (
 	DefaultReconcileInterval  = time.Minute
 	DefaultReconcileAfter     = 15 * time.Minute
 	DefaultReconcileBatchSize = 500
+	DefaultSinkResends        = 8
 )
 
 // DefaultShutdownGrace is the default of shutdown.grace.
@@ -414,6 +415,11 @@ type Reconcile struct {
 	After time.Duration `yaml:"after" mapstructure:"after"`
 	// BatchSize is the most deliveries sent again in one transaction. Defaults to 500.
 	BatchSize int `yaml:"batch_size" mapstructure:"batch_size"`
+	// SinkResends is how often one attempt of a delivery is sent again because its message was
+	// found in hub.dead or hub.unroutable (docs/adr/0008-sink-queues.md), the n-th time after
+	// 2^(n-1)-1 seconds (at once, 1 s, 3 s, 7 s …); the next time the delivery is recorded dead.
+	// Defaults to 8 (the last one about two minutes after the first).
+	SinkResends int `yaml:"sink_resends" mapstructure:"sink_resends"`
 }
 
 // Notifications configures the portal notifications (docs/notifications.md). Their webhooks are
@@ -671,6 +677,7 @@ func (c Config) WithDefaults() Config {
 	c.Reconcile.Interval = cmp.Or(c.Reconcile.Interval, DefaultReconcileInterval)
 	c.Reconcile.After = cmp.Or(c.Reconcile.After, DefaultReconcileAfter)
 	c.Reconcile.BatchSize = cmp.Or(c.Reconcile.BatchSize, DefaultReconcileBatchSize)
+	c.Reconcile.SinkResends = cmp.Or(c.Reconcile.SinkResends, DefaultSinkResends)
 
 	c.Shutdown.Grace = cmp.Or(c.Shutdown.Grace, DefaultShutdownGrace)
 	c.Console.SessionTTL = cmp.Or(c.Console.SessionTTL, DefaultConsoleSessionTTL)

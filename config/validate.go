@@ -160,6 +160,9 @@ func (c Config) Validate() error {
 	if c.Reconcile.BatchSize < 1 || c.Reconcile.BatchSize > 10000 {
 		v.add("reconcile.batch_size", "must be between 1 and 10000")
 	}
+	if c.Reconcile.SinkResends < 1 || c.Reconcile.SinkResends > 20 {
+		v.add("reconcile.sink_resends", "must be between 1 and 20")
+	}
 
 	// notifications and tracking
 	v.positiveDuration("notifications.retention", c.Notifications.Retention)

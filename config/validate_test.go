@@ -74,6 +74,7 @@ func TestValidateRules(t *testing.T) {
 		{"ReadHeaderAboveRead", func(c *Config) { c.HTTP.ReadHeaderTimeout = 2 * time.Minute }, []string{"http.read_header_timeout: must not exceed http.read_timeout (1m0s)"}},
 		{"NegativeTimeout", func(c *Config) { c.HTTP.IdleTimeout = -time.Second }, []string{"http.idle_timeout: must be a positive duration"}},
 		{"ReconcileBatchTooLarge", func(c *Config) { c.Reconcile.BatchSize = 20000 }, []string{"reconcile.batch_size: must be between 1 and 10000"}},
+		{"SinkResendsTooMany", func(c *Config) { c.Reconcile.SinkResends = 21 }, []string{"reconcile.sink_resends: must be between 1 and 20"}},
 		{"ReconcileAfterNegative", func(c *Config) { c.Reconcile.After = -time.Minute }, []string{"reconcile.after: must be a positive duration"}},
 		{"TrackBurstNegative", func(c *Config) { c.HTTP.TrackBurst = -1 }, []string{"http.track_burst: must be at least 1"}},
 		{"DatabaseScheme", func(c *Config) { c.Database.URL = "mysql://u:p@h/db" }, []string{"database.url: must be a URL with scheme postgres or postgresql"}},

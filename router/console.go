@@ -119,6 +119,11 @@ func (p *consolePorts) Queues(ctx context.Context) (console.Queues, error) {
 	}
 	depths := p.brokerDepths(ctx)
 	out.Unroutable, out.Dead = depths[0], depths[1]
+	kept, err := p.h.store.SinkLetterCounts(ctx)
+	if err != nil {
+		return out, err
+	}
+	out.Unroutable.Kept, out.Dead.Kept = kept[broker.SinkUnroutable], kept[broker.SinkDead]
 	for _, c := range []struct {
 		name string
 		st   broker.Status

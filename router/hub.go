@@ -81,6 +81,7 @@ type Hub struct {
 	store     *store.Store
 	publisher *broker.Publisher
 	consumer  *broker.Consumer
+	sinks     *broker.Consumer // hub.dead and hub.unroutable (sinks.go)
 	relay     *relay.Relay
 	sealer    *audit.Sealer
 	notary    *receipt.Notary
@@ -165,6 +166,7 @@ func New(ctx context.Context, cfg config.Config, opts Options) (*Hub, error) {
 		store:      st,
 		publisher:  broker.NewPublisher(bcfg, logger.Named("broker.publish")),
 		consumer:   broker.NewConsumer(bcfg, logger.Named("broker.consume")),
+		sinks:      newSinkConsumer(bcfg, logger.Named("broker.sinks")),
 		subscribed: map[string]int{},
 		syncEvery:  opts.AuthoritySync,
 		outboxPoke: make(chan struct{}, 1),
@@ -256,6 +258,10 @@ func (h *Hub) Start(ctx context.Context) error {
 	if err := h.syncAuthorities(ctx); err != nil {
 		return err
 	}
+	h.subscribeSinks()
+	if err := h.sinks.Start(ctx); err != nil {
+		return fmt.Errorf("start sink consumer: %w", err)
+	}
 	if err := h.relay.Start(ctx); err != nil {
 		return fmt.Errorf("start relay: %w", err)
 	}
@@ -301,6 +307,9 @@ func (h *Hub) Stop(ctx context.Context) error {
 		_ = h.trustLoop.Stop(ctx)
 		if err := h.consumer.Stop(ctx); err != nil {
 			errs = append(errs, fmt.Errorf("stop consumer: %w", err))
+		}
+		if err := h.sinks.Stop(ctx); err != nil {
+			errs = append(errs, fmt.Errorf("stop sink consumer: %w", err))
 		}
 		if err := h.relay.Stop(ctx); err != nil {
 			errs = append(errs, fmt.Errorf("stop relay: %w", err))

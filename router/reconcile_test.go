@@ -104,61 +104,23 @@ func TestReconcilerSendsALostMessageAgain(t *testing.T) {
 // says why.
 func TestWornDeliveryMessageIsReplacedByAFreshOne(t *testing.T) {
 	t.Parallel()
-	const code = "17000002"
-	sb, srv, held, releaseOnce := holdingSandbox(t, "worn")
-
-	env := hubtest.NewEnv(t, map[string]string{code: srv.URL + "/documents/" + code}, func(c *config.Config) {
-		c.Authorities[0].Concurrency = 1
-		c.Reconcile.After = time.Hour // the reconciler stays out of it
-	})
-	hub := env.Start(t)
-	bcfg := broker.Config{URL: env.Config.Broker.URL, Names: broker.Names{Prefix: env.Config.Broker.Prefix}}
-	queue := bcfg.Names.AuthorityQueue(code)
-
-	env.MustSubmit(t, hub.URL, "busy", hubtest.Submission(1, 1024, code))
-	<-held
-	worn := env.MustSubmit(t, hub.URL, "worn", hubtest.Submission(2, 1024, code))
-	require.Eventually(t, func() bool { return brokertest.QueueDepth(t, bcfg, queue) == 1 }, 10*time.Second, 10*time.Millisecond)
-	body, headers, ok := brokertest.Get(t, bcfg, queue)
-	require.True(t, ok)
-	var msg schemas.DeliveryMessage
-	require.NoError(t, json.Unmarshal(body, &msg))
-
+	m := takeDeliveryMessage(t, "17000002")
 	// The same message comes back as the broker hands out one delivered seven times before.
-	conn, err := amqp.Dial(env.Config.Broker.URL)
-	require.NoError(t, err)
-	defer func() { _ = conn.Close() }()
-	ch, err := conn.Channel()
-	require.NoError(t, err)
-	table := amqp.Table{"x-delivery-count": int64(7)}
-	for k, v := range headers {
-		if s, ok := v.(string); ok {
-			table[k] = s
-		}
-	}
-	require.NoError(t, ch.PublishWithContext(t.Context(), "", queue, true, false, amqp.Publishing{
-		ContentType: "application/json", DeliveryMode: amqp.Persistent, Headers: table,
-		MessageId: msg.DeliveryID + "/1", CorrelationId: msg.AppealID, Body: body}))
-	releaseOnce()
+	m.publish(t, "", m.Broker.Names.AuthorityQueue(m.Msg.Authority), amqp.Table{"x-delivery-count": int64(7)})
+	m.Release()
 
-	env.WaitSettled(t, 20*time.Second)
-	ledger := sb.Ledger()
+	m.Env.WaitSettled(t, 20*time.Second)
+	ledger := m.Sandbox.Ledger()
 	require.Equal(t, 2, ledger.Documents)
 	for _, e := range ledger.Entries {
 		require.Equal(t, 1, e.Received, "one document per delivery: %s", e.DeliveryID)
 	}
-	c := readCase(t, hub.URL, env.Token, worn.ID)
+	c := readCase(t, m.Hub.URL, m.Env.Token, m.Receipt.ID)
 	require.Equal(t, schemas.StatusDelivered, c.Deliveries[0].Status)
-	var reasons []string
-	for _, e := range c.Events {
-		if e.Type == schemas.EventDeliveryReconciled {
-			reasons = append(reasons, e.Detail)
-		}
-	}
-	require.Equal(t, []string{"redelivery_limit: attempt 1 sent again; the broker had delivered its message 7 times"}, reasons)
+	require.Equal(t, []string{"redelivery_limit: attempt 1 sent again; the broker had delivered its message 7 times"}, reconciledDetails(c))
 
 	// A delivery no longer in transit is not refreshed.
-	again, err := env.Store.RefreshDeliveryMessage(t.Context(), msg.DeliveryID, 0, 7, 3, time.Now())
+	again, err := m.Env.Store.RefreshDeliveryMessage(t.Context(), m.Msg.DeliveryID, 0, 7, 3, time.Now())
 	require.NoError(t, err)
 	require.False(t, again)
 }

@@ -20,6 +20,9 @@ const (
 	FamilyAuthority = "authority"
 	// FamilyPortal: the Portal exchange and the portal clients' notification queues.
 	FamilyPortal = "portal"
+	// FamilySink: the Dead and Unroutable queues, for a Consumer only, whose codes are then
+	// SinkDead and SinkUnroutable.
+	FamilySink = "sink"
 )
 
 // Defaults used by Config.WithDefaults.
@@ -59,7 +62,8 @@ type Config struct {
 	// Family says which queues a Publisher publishes to and declares, and a Consumer consumes:
 	// FamilyAuthority (Names.Deliver() and Names.AuthorityQueue(code)) or FamilyPortal
 	// (Names.Portal() and Names.PortalQueue(code), a code being then a portal client's id). Both
-	// families share the base topology. Defaults to FamilyAuthority.
+	// families share the base topology. FamilySink (codes SinkDead and SinkUnroutable) lets a
+	// Consumer consume Names.Dead() and Names.Unroutable(). Defaults to FamilyAuthority.
 	Family string
 	// QueueType is the type of the authority, dead and unroutable queues: "quorum" or "classic".
 	// Defaults to "quorum".
@@ -123,8 +127,8 @@ func (c Config) Validate() error {
 	if c.QueueType != QueueTypeQuorum && c.QueueType != QueueTypeClassic {
 		errs = append(errs, fmt.Errorf("queue_type: must be %q or %q, got %q", QueueTypeQuorum, QueueTypeClassic, c.QueueType))
 	}
-	if c.Family != FamilyAuthority && c.Family != FamilyPortal {
-		errs = append(errs, fmt.Errorf("family: must be %q or %q, got %q", FamilyAuthority, FamilyPortal, c.Family))
+	if c.Family != FamilyAuthority && c.Family != FamilyPortal && c.Family != FamilySink {
+		errs = append(errs, fmt.Errorf("family: must be %q, %q or %q, got %q", FamilyAuthority, FamilyPortal, FamilySink, c.Family))
 	}
 	if c.DeliveryLimit < 1 {
 		errs = append(errs, fmt.Errorf("delivery_limit: must be > 0, got %d", c.DeliveryLimit))
@@ -169,18 +173,25 @@ func nodeOf(raw string) string {
 	return u.Host
 }
 
-// exchange is the exchange of c's family: the one a Publisher publishes to and queues are bound to.
+// exchange is the exchange of c's family: the one a Publisher publishes to and queues are bound to
+// ("" for FamilySink, whose queues are bound to fanout exchanges of their own names).
 func (c Config) exchange() string {
-	if c.Family == FamilyPortal {
+	switch c.Family {
+	case FamilyPortal:
 		return c.Names.Portal()
+	case FamilySink:
+		return ""
 	}
 	return c.Names.Deliver()
 }
 
 // queue is the queue of code in c's family.
 func (c Config) queue(code string) string {
-	if c.Family == FamilyPortal {
+	switch c.Family {
+	case FamilyPortal:
 		return c.Names.PortalQueue(code)
+	case FamilySink:
+		return c.Names.Prefix + "hub." + code
 	}
 	return c.Names.AuthorityQueue(code)
 }

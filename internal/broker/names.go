@@ -28,6 +28,14 @@ func (n Names) Unroutable() string { return n.Prefix + "hub.unroutable" }
 // authority queues dead-letter to (rejected messages and messages over the delivery limit).
 func (n Names) Dead() string { return n.Prefix + "hub.dead" }
 
+// The codes of the sink queues for a Consumer of FamilySink.
+const (
+	// SinkDead is the code of Names.Dead().
+	SinkDead = "dead"
+	// SinkUnroutable is the code of Names.Unroutable().
+	SinkUnroutable = "unroutable"
+)
+
 // AuthorityQueue is the queue of one authority, bound to Deliver() with routing key = code.
 func (n Names) AuthorityQueue(code string) string { return n.Prefix + "hub.authority." + code }
 

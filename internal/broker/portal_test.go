@@ -64,7 +64,7 @@ func TestPortalFamilyRoutesByClient(t *testing.T) {
 func TestConfigValidateFamily(t *testing.T) {
 	t.Parallel()
 	cfg := broker.Config{URL: "amqp://x/", Family: "authorities"}.WithDefaults()
-	require.ErrorContains(t, cfg.Validate(), `family: must be "authority" or "portal", got "authorities"`)
+	require.ErrorContains(t, cfg.Validate(), `family: must be "authority", "portal" or "sink", got "authorities"`)
 	require.Equal(t, broker.FamilyAuthority, broker.Config{}.WithDefaults().Family)
 }
 

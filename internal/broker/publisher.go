@@ -195,6 +195,11 @@ func (p *Publisher) EnsureAuthority(ctx context.Context, code string) error {
 	return p.EnsureAuthorities(ctx, []string{code})[code]
 }
 
+// Doubt makes the Publisher declare the queue of code (and its binding) again before its next
+// publish to it, whatever its own memory or a shared Declarations say: a message of the code was
+// found unroutable (in Names.Unroutable()), so the queue or its binding is gone.
+func (p *Publisher) Doubt(code string) { p.decl.forgetCode(code) }
+
 // EnsureAuthorities is EnsureAuthority for the codes of a batch at once: the codes not yet
 // declared on the declaring connection are declared in parallel (at most declareParallelism in
 // flight, one channel each), so a batch to many new authorities waits for about one

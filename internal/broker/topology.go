@@ -14,14 +14,8 @@ import (
 func declareBase(ch *amqp.Channel, cfg Config) error {
 	n := cfg.Names
 	for _, name := range []string{n.Dead(), n.Unroutable()} {
-		if err := ch.ExchangeDeclare(name, amqp.ExchangeFanout, true, false, false, false, nil); err != nil {
-			return fmt.Errorf("declare exchange %s: %w", name, err)
-		}
-		if _, err := ch.QueueDeclare(name, true, false, false, false, sinkQueueArgs(cfg)); err != nil {
-			return fmt.Errorf("declare queue %s: %w", name, err)
-		}
-		if err := ch.QueueBind(name, "", name, false, nil); err != nil {
-			return fmt.Errorf("bind queue %s: %w", name, err)
+		if err := declareSink(ch, cfg, name); err != nil {
+			return err
 		}
 	}
 	args := amqp.Table{"alternate-exchange": n.Unroutable()}
@@ -33,11 +27,28 @@ func declareBase(ch *amqp.Channel, cfg Config) error {
 	return nil
 }
 
+// declareSink declares the fanout exchange name and the queue of the same name bound to it.
+func declareSink(ch *amqp.Channel, cfg Config, name string) error {
+	if err := ch.ExchangeDeclare(name, amqp.ExchangeFanout, true, false, false, false, nil); err != nil {
+		return fmt.Errorf("declare exchange %s: %w", name, err)
+	}
+	if _, err := ch.QueueDeclare(name, true, false, false, false, sinkQueueArgs(cfg)); err != nil {
+		return fmt.Errorf("declare queue %s: %w", name, err)
+	}
+	if err := ch.QueueBind(name, "", name, false, nil); err != nil {
+		return fmt.Errorf("bind queue %s: %w", name, err)
+	}
+	return nil
+}
+
 // declareAuthority declares the queue of one authority and binds it to Deliver with routing
-// key = code (for the portal family: the queue of one portal client, bound to Portal). The base
-// topology must exist.
+// key = code (for the portal family: the queue of one portal client, bound to Portal; for the
+// sink family: a sink queue and its exchange). The base topology must exist.
 func declareAuthority(ch *amqp.Channel, cfg Config, code string) error {
 	q := cfg.queue(code)
+	if cfg.Family == FamilySink {
+		return declareSink(ch, cfg, q)
+	}
 	if _, err := ch.QueueDeclare(q, true, false, false, false, AuthorityQueueArgs(cfg)); err != nil {
 		return fmt.Errorf("declare queue %s: %w", q, err)
 	}

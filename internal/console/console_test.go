@@ -73,7 +73,7 @@ func newFakeHub(t *testing.T) *fakeHub {
 					`"phone":"+380501234567"},"subject":"Ремонт дороги","text":"Прошу відремонтувати дорогу біля будинку 5."}`),
 			},
 		},
-		queues: Queues{Window: 15 * time.Minute, Authorities: []AuthorityQueue{
+		queues: Queues{Window: 15 * time.Minute, Dead: QueueDepth{Known: true, Kept: 3}, Unroutable: QueueDepth{Known: true}, Authorities: []AuthorityQueue{
 			{Code: "40000001", Name: "Down", Dead: 1, Breaker: "open", LastError: "HTTP 503"},
 			{Code: "40000002", Name: "Fine", Waiting: 7, Breaker: "closed"},
 		}},
@@ -482,6 +482,8 @@ func TestQueuesPage(t *testing.T) {
 	require.Contains(t, page.body, `<meta http-equiv="refresh" content="5">`)
 	require.Less(t, strings.Index(page.body, `id="q-40000002"`), strings.Index(page.body, `id="q-40000001"`), "most waiting first")
 	require.Contains(t, page.body, `class="breaker-open"`)
+	require.Contains(t, page.body, `<span class="warn" id="deadkept">3</span> kept`, "what the hub kept from hub.dead")
+	require.NotContains(t, page.body, `id="unroutablekept"`, "nothing kept from hub.unroutable")
 	require.Equal(t, "default-src 'none'; style-src 'self'; img-src 'self' data:; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
 		page.header.Get("Content-Security-Policy"))
 

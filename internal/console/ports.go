@@ -115,6 +115,9 @@ type QueueDepth struct {
 	Messages int
 	Known    bool
 	Error    string
+	// Kept counts the messages the hub took from the queue and kept in its database because it
+	// could not account for them (docs/adr/0008-sink-queues.md).
+	Kept int
 }
 
 // Connection is one broker connection of the hub process.

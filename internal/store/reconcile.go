@@ -32,6 +32,12 @@ const (
 	// lost connection returns the messages in flight and counts one more delivery) that one more
 	// loss would dead-letter it: a fresh message replaces it (RefreshDeliveryMessage).
 	ReconcileRedeliveryLimit = "redelivery_limit"
+	// ReconcileDeadLettered: the broker dead-lettered the delivery's message (its delivery limit
+	// reached while connections were cut, say) and the hub found it in hub.dead (ResolveSinkLetter).
+	ReconcileDeadLettered = "dead_lettered"
+	// ReconcileUnroutable: the delivery's message was found in hub.unroutable: its authority's
+	// queue or binding was gone when it was published (ResolveSinkLetter).
+	ReconcileUnroutable = "unroutable"
 )
 
 // RefreshDeliveryMessage replaces the broker message of a delivery in transit with a fresh one:
@@ -45,19 +51,33 @@ const (
 // killing its consumer still reaches the broker's limit after max refreshes.
 func (s *Store) RefreshDeliveryMessage(ctx context.Context, deliveryID string, attempt, count, max int, now time.Time) (bool, error) {
 	detail := fmt.Sprintf("%s: attempt %d sent again; the broker had delivered its message %d times", ReconcileRedeliveryLimit, attempt+1, count)
+	return s.sendAgainCapped(ctx, deliveryID, attempt, ReconcileRedeliveryLimit, detail, max, false, now)
+}
+
+// sendAgainCapped sends a delivery still accepted or queued at attempt again for that attempt
+// (sendAgainSQL), with an event of detail, unless that attempt was sent again for reason max times
+// already (delivery_reconciled events whose detail starts "<reason>: attempt <attempt+1> sent
+// again", as every detail of these events does); it reports whether it did. With backoff, the n-th time is due
+// 2^(n-1)-1 seconds after now (at once, 1 s, 3 s, 7 s …), else at once.
+func (s *Store) sendAgainCapped(ctx context.Context, deliveryID string, attempt int, reason, detail string, max int, backoff bool, now time.Time) (bool, error) {
 	var n int
 	err := s.db.QueryRowContext(ctx, `
-		WITH stuck AS (
-			SELECT d.id, $7::text AS detail FROM deliveries d
+		WITH counted AS (
+			SELECT d.id, (SELECT count(*) FROM events e
+			              WHERE e.appeal_id = d.appeal_id AND e.delivery_id = d.id AND e.type = $5
+			                AND e.detail LIKE $6) AS n
+			FROM deliveries d
 			WHERE d.id = $1::uuid AND d.attempts = $2 AND d.status IN ('accepted', 'queued')
-			  AND (SELECT count(*) FROM events e
-			       WHERE e.appeal_id = d.appeal_id AND e.delivery_id = d.id AND e.type = $5
-			         AND e.detail LIKE $6) < $3
 			FOR NO KEY UPDATE OF d),
+		stuck AS (
+			SELECT id, $7::text AS detail,
+			       $4::timestamptz + CASE WHEN $8 THEN (power(2, n) - 1) * interval '1 second' ELSE interval '0' END AS due
+			FROM counted WHERE n < $3),
 		`+sendAgainSQL("$4", "$5"),
-		deliveryID, attempt, max, now, string(schemas.EventDeliveryReconciled), ReconcileRedeliveryLimit+":%", detail).Scan(&n)
+		deliveryID, attempt, max, now, string(schemas.EventDeliveryReconciled),
+		fmt.Sprintf("%s: attempt %d sent again%%", reason, attempt+1), detail, backoff).Scan(&n)
 	if err != nil {
-		return false, fmt.Errorf("refresh the message of delivery %s: %w", deliveryID, err)
+		return false, fmt.Errorf("send delivery %s again (%s): %w", deliveryID, reason, err)
 	}
 	return n > 0, nil
 }
@@ -225,7 +245,7 @@ func (s *Store) ReconcileStuck(ctx context.Context, rule ReconcileRule) ([]Recon
 		}
 		if _, err := tx.ExecContext(ctx, `
 			WITH stuck AS (
-				SELECT id::uuid AS id, detail FROM unnest($1::text[], $2::text[]) AS s (id, detail)),
+				SELECT id::uuid AS id, detail, $3::timestamptz AS due FROM unnest($1::text[], $2::text[]) AS s (id, detail)),
 			`+sendAgainSQL("$3", "$4"),
 			pq.Array(ids), pq.Array(details), now, string(schemas.EventDeliveryReconciled)); err != nil {
 			return fmt.Errorf("send stuck deliveries again: %w", err)
@@ -239,7 +259,7 @@ func (s *Store) ReconcileStuck(ctx context.Context, rule ReconcileRule) ([]Recon
 }
 
 // sendAgainSQL is the end of a statement that sends deliveries in transit again for their current
-// attempt: it follows a CTE stuck (id, detail) and gives each delivery a new outbox row due at now,
+// attempt: it follows a CTE stuck (id, detail, due) and gives each delivery a new outbox row due at due,
 // its last change set to now, and an event of type typ with the detail; it returns one row, the
 // count of deliveries sent again. now and typ are the statement's placeholders for them.
 func sendAgainSQL(now, typ string) string {
@@ -247,10 +267,10 @@ func sendAgainSQL(now, typ string) string {
 		touched AS (
 			UPDATE deliveries d SET updated_at = $now
 			FROM stuck s WHERE d.id = s.id
-			RETURNING d.id, d.appeal_id, d.authority_code, d.attempts, d.status, s.detail),
+			RETURNING d.id, d.appeal_id, d.authority_code, d.attempts, d.status, s.detail, s.due),
 		scheduled AS (
 			INSERT INTO outbox (delivery_id, routing_key, attempt, available_at, created_at)
-			SELECT id, authority_code, attempts, $now, $now FROM touched),
+			SELECT id, authority_code, attempts, due, $now FROM touched),
 		recorded AS (
 			INSERT INTO events (appeal_id, delivery_id, type, status, detail, created_at)
 			SELECT appeal_id, id, $typ, status, detail, $now FROM touched)

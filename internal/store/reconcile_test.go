@@ -210,3 +210,38 @@ func TestReconcileSendsAgainWhatAStaleClaimHolds(t *testing.T) {
 	require.Equal(t, 2, b.countRows(t, `SELECT count(*) FROM outbox WHERE delivery_id = $1 AND status = 'pending' AND attempt = 0`, claimed))
 	require.Empty(t, b.reconcile(t, now), "the new row is not claimed")
 }
+
+// TestResolveSinkLetterSendsAgainWithAGrowingWaitThenGivesUp: a delivery whose message is found in
+// a sink is sent again for the same attempt, the n-th time due 2^(n-1)-1 s later; after max times
+// it is recorded dead. A copy of a settled delivery and one of an unknown delivery change nothing.
+func TestResolveSinkLetterSendsAgainWithAGrowingWaitThenGivesUp(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	id := b.deliveryOf(t, b.newCase(t, "sunk", "00000001"))
+	b.relayAt(t, b.now)
+	letter := store.SinkLetter{DeliveryID: id, Reason: store.ReconcileDeadLettered, Cause: "delivery_limit", Max: 3, Now: b.now}
+
+	var got []store.SinkResolution
+	for range 4 {
+		res, err := b.store.ResolveSinkLetter(b.ctx, letter)
+		require.NoError(t, err)
+		got = append(got, res)
+	}
+	require.Equal(t, []store.SinkResolution{store.SinkResent, store.SinkResent, store.SinkResent, store.SinkGaveUp}, got)
+	for i, wait := range []int{0, 1, 3} {
+		require.Equal(t, 1, b.countRows(t, `SELECT count(*) FROM outbox WHERE delivery_id = $1 AND status = 'pending' AND attempt = 0
+			AND available_at = $2::timestamptz + $3 * interval '1 second'`, id, b.now, wait), "resend %d due after %d s", i+1, wait)
+	}
+	require.Equal(t, 1, b.countRows(t, `SELECT count(*) FROM deliveries WHERE id = $1 AND status = 'dead' AND attempts = 1
+		AND last_error = 'gave up: its message was found in the broker''s dead-letter queue 4 times'`, id))
+	require.Equal(t, 3, b.countRows(t, `SELECT count(*) FROM events WHERE delivery_id = $1 AND type = 'delivery_reconciled'
+		AND detail = 'dead_lettered: attempt 1 sent again; its message was found in the broker''s dead-letter queue (delivery_limit)'`, id))
+
+	res, err := b.store.ResolveSinkLetter(b.ctx, letter)
+	require.NoError(t, err)
+	require.Equal(t, store.SinkSettled, res, "the delivery is dead: a stale copy")
+	letter.DeliveryID = "01a25285-0000-7000-8000-000000000000"
+	res, err = b.store.ResolveSinkLetter(b.ctx, letter)
+	require.NoError(t, err)
+	require.Equal(t, store.SinkUnknown, res)
+}

@@ -462,6 +462,13 @@ func Encode(ad adapters.Adapter, task schemas.DeliveryTask, attempt int) ([]byte
 // retryStore runs fn until it succeeds or ctx is done, backing off between failures (the database
 // may be restarting). It returns the last error only when ctx ended first.
 func (w *Worker) retryStore(ctx context.Context, fn func() error) error {
+	return RetryStore(ctx, w.logger, fn)
+}
+
+// RetryStore calls fn until it succeeds or ctx ends (then it returns fn's last error), waiting
+// 100 ms doubling up to 5 s between calls: a database that is down for a while holds the message
+// being handled instead of returning it to the broker again and again.
+func RetryStore(ctx context.Context, logger *zap.Logger, fn func() error) error {
 	for failures := 0; ; failures++ {
 		err := fn()
 		if err == nil {
@@ -472,7 +479,7 @@ func (w *Worker) retryStore(ctx context.Context, fn func() error) error {
 			// redelivers the message): not a database failure worth a warning.
 			return err
 		}
-		w.logger.Warn("database unavailable; retrying", zap.Error(err))
+		logger.Warn("database unavailable; retrying", zap.Error(err))
 		t := time.NewTimer(min(100*time.Millisecond<<min(failures, 6), 5*time.Second))
 		select {
 		case <-ctx.Done():
