@@ -117,7 +117,7 @@ type KeptLetter struct {
 	// Sink is "dead" or "unroutable".
 	Sink string
 	// Reason and SourceQueue are the broker's x-first-death-reason and x-first-death-queue, if set.
-	Reason, SourceQueue string
+	Reason, SourceQueue   string
 	RoutingKey, MessageID string
 	// Note says why the hub kept it.
 	Note    string
