@@ -190,6 +190,14 @@ func TestCanaryPersonalDataStaysInTheDocuments(t *testing.T) {
 		}
 		return n >= canaryLoad
 	})
+	waitFor(t, 30*time.Second, "portal notifications published and tapped", func() bool {
+		for _, m := range tap.snapshot() {
+			if m.Exchange == (broker.Names{Prefix: env.Config.Broker.Prefix}).Portal() {
+				return true
+			}
+		}
+		return false
+	})
 	waitFor(t, 30*time.Second, "every send's span exported", func() bool {
 		n := 0
 		for _, s := range exporter.GetSpans() {
