@@ -1,7 +1,6 @@
 package router_test
 
 import (
-	"context"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
@@ -11,7 +10,6 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"appealhub/internal/hubtest"
 	"appealhub/schemas"
 )
 
@@ -127,9 +125,7 @@ func TestAttackXML(t *testing.T) {
 	good = strings.Replace(good, "<RegNumber ", "<RegNumber"+attrs(200000)+" ", 1)
 	b.run(t, attack{method: http.MethodPost, path: msgPath, token: b.authB, header: http.Header{"Content-Type": {"application/xml"}},
 		body: []byte(good), status: 200, writes: true})
-	resp, err := hubtest.Do(context.Background(), http.MethodGet, b.hub.URL+"/v1/appeals/"+b.caseB.receipt.ID, b.portalB, nil, nil)
-	require.NoError(t, err)
-	require.Equal(t, "Вх-12/345-26", decodeCase(t, resp.Body).Deliveries[0].RegistrationNumber)
+	require.Equal(t, "Вх-12/345-26", readCase(t, b.hub.URL, b.portalB, b.caseB.receipt.ID).Deliveries[0].RegistrationNumber)
 }
 
 func cmpInt(v, def int) int {

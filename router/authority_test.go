@@ -121,9 +121,7 @@ func TestPullInbox(t *testing.T) {
 
 	statuses := map[schemas.DeliveryStatus]int{}
 	for _, r := range receipts {
-		resp, err := hubtest.Do(context.Background(), http.MethodGet, hub.URL+"/v1/appeals/"+r.ID, env.Token, nil, nil)
-		require.NoError(t, err)
-		c := decodeCase(t, resp.Body)
+		c := readCase(t, hub.URL, env.Token, r.ID)
 		statuses[c.Deliveries[0].Status]++
 	}
 	require.Equal(t, map[schemas.DeliveryStatus]int{schemas.StatusDelivered: 2, schemas.StatusSent: 1}, statuses)
@@ -207,9 +205,7 @@ func TestAuthorityMessages(t *testing.T) {
 	resp = post(a, tokA, answered)
 	require.Equal(t, http.StatusOK, resp.Status)
 
-	c, err := hubtest.Do(context.Background(), http.MethodGet, hub.URL+"/v1/appeals/"+rA.ID, env.Token, nil, nil)
-	require.NoError(t, err)
-	cs := decodeCase(t, c.Body)
+	cs := readCase(t, hub.URL, env.Token, rA.ID)
 	require.Equal(t, schemas.StatusAnswered, cs.Deliveries[0].Status)
 	var types []string
 	for _, e := range cs.Events {
@@ -217,9 +213,7 @@ func TestAuthorityMessages(t *testing.T) {
 	}
 	require.Equal(t, []string{"submission_accepted", "delivery_queued", "delivery_delivered", "authority_registered",
 		"authority_delivered", "authority_answered"}, types)
-	cb, err := hubtest.Do(context.Background(), http.MethodGet, hub.URL+"/v1/appeals/"+rB.ID, env.Token, nil, nil)
-	require.NoError(t, err)
-	require.Equal(t, schemas.StatusDelivered, decodeCase(t, cb.Body).Deliveries[0].Status, "B's delivery untouched")
+	require.Equal(t, schemas.StatusDelivered, readCase(t, hub.URL, env.Token, rB.ID).Deliveries[0].Status, "B's delivery untouched")
 }
 
 // TestAuthorityMessageIDReusedForAnotherMessage: the same message id with another content is a

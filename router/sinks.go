@@ -91,6 +91,7 @@ func (h *Hub) handleSinkLetter(ctx context.Context, sink string, d broker.Delive
 		return broker.Requeue
 	}
 	log.Warn("message of a sink queue kept in the database for operators", zap.String("note", note))
+	h.obs.metrics.SinkLetterKept(sink)
 	return broker.Ack
 }
 

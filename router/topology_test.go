@@ -100,9 +100,7 @@ func TestLiveTopology(t *testing.T) {
 	// The move is on the timeline of each moved case.
 	moved := 0
 	for _, d := range delivered {
-		resp, err := hubtest.Do(context.Background(), http.MethodGet, hub.URL+"/v1/appeals/"+d.AppealID, env.Token, nil, nil)
-		require.NoError(t, err)
-		for _, e := range decodeCase(t, resp.Body).Events {
+		for _, e := range readCase(t, hub.URL, env.Token, d.AppealID).Events {
 			if e.Type == schemas.EventDeliveryRetargeted {
 				moved++
 			}

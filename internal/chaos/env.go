@@ -240,12 +240,17 @@ func (e *Env) close(t testing.TB) {
 			errs = append(errs, err)
 		}
 	}
-	// A safety net: whatever still runs from this run's directory (a broker node or PostgreSQL
-	// that did not stop) is killed by its pid.
-	if pids := stragglers(e.Dir); len(pids) > 0 {
-		errs = append(errs, fmt.Errorf("processes still running from %s: %v (killed)", e.Dir, pids))
-		for _, pid := range pids {
-			_ = syscall.Kill(pid, syscall.SIGKILL)
+	// A safety net: whatever still runs from this run's directory 5 s after the stops returned (a
+	// broker node or PostgreSQL that did not stop; helpers of a stopped node get those seconds to
+	// exit on their own) is killed by its pid.
+	left := stragglers(e.Dir)
+	for wait := time.Now().Add(5 * time.Second); len(left) > 0 && time.Now().Before(wait); left = stragglers(e.Dir) {
+		time.Sleep(100 * time.Millisecond)
+	}
+	if len(left) > 0 {
+		errs = append(errs, fmt.Errorf("processes still running from %s: %v (killed)", e.Dir, left))
+		for _, p := range left {
+			_ = syscall.Kill(p.pid, syscall.SIGKILL)
 		}
 	}
 	if t.Failed() && os.Getenv("APPEALHUB_CHAOS_KEEP") != "" {
@@ -258,13 +263,21 @@ func (e *Env) close(t testing.TB) {
 	}
 }
 
-// stragglers returns the pids of the processes whose command line names dir.
-func stragglers(dir string) []int {
+// straggler is a process left running: its pid and its program.
+type straggler struct {
+	pid     int
+	program string
+}
+
+func (s straggler) String() string { return fmt.Sprintf("%d %s", s.pid, s.program) }
+
+// stragglers returns the processes whose command line names dir.
+func stragglers(dir string) []straggler {
 	entries, err := os.ReadDir("/proc")
 	if err != nil {
 		return nil
 	}
-	var pids []int
+	var out []straggler
 	for _, en := range entries {
 		pid, err := strconv.Atoi(en.Name())
 		if err != nil || pid == os.Getpid() {
@@ -272,10 +285,11 @@ func stragglers(dir string) []int {
 		}
 		cmdline, err := os.ReadFile(filepath.Join("/proc", en.Name(), "cmdline"))
 		if err == nil && bytes.Contains(cmdline, []byte(dir+"/")) && !zombie(pid) {
-			pids = append(pids, pid)
+			program, _, _ := bytes.Cut(cmdline, []byte{0})
+			out = append(out, straggler{pid: pid, program: filepath.Base(string(program))})
 		}
 	}
-	return pids
+	return out
 }
 
 func must(t testing.TB, err error) {

@@ -69,6 +69,7 @@ type Metrics struct {
 	attemptSeconds *prometheus.HistogramVec
 	deadLettered   *prometheus.CounterVec
 	reconciled     *prometheus.CounterVec
+	sinkKept       *prometheus.CounterVec
 
 	state *stateCollector
 }
@@ -114,8 +115,12 @@ func New() *Metrics {
 		}, []string{"authority"}),
 		reconciled: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "appealhub_reconciled_total",
-			Help: "Deliveries stuck in transit that the reconciler sent again, by reason (lost_after_publish, no_outbox_row, claim_stuck).",
+			Help: "Deliveries in transit sent again for the same attempt, by reason (lost_after_publish, no_outbox_row, claim_stuck, redelivery_limit, dead_lettered, unroutable).",
 		}, []string{"reason"}),
+		sinkKept: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "appealhub_sink_letters_kept_total",
+			Help: "Messages taken from hub.dead or hub.unroutable that were no delivery in transit, kept in the database, by sink (dead, unroutable).",
+		}, []string{"sink"}),
 		state: newStateCollector(),
 	}
 	build := prometheus.NewGaugeVec(prometheus.GaugeOpts{
@@ -124,7 +129,7 @@ func New() *Metrics {
 	}, []string{"version", "goversion"})
 	build.WithLabelValues(version(), runtime.Version()).Set(1)
 	m.registry.MustRegister(m.intake, m.intakeRefused, m.signatures, m.publishConfirm, m.published, m.attempts,
-		m.attemptSeconds, m.deadLettered, m.reconciled, m.state, build,
+		m.attemptSeconds, m.deadLettered, m.reconciled, m.sinkKept, m.state, build,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }
@@ -202,6 +207,15 @@ func (m *Metrics) Reconciled(reason string) {
 		return
 	}
 	m.reconciled.WithLabelValues(reason).Inc()
+}
+
+// SinkLetterKept counts one message of a sink queue (sink is "dead" or "unroutable") kept in the
+// database because it was no delivery in transit.
+func (m *Metrics) SinkLetterKept(sink string) {
+	if m == nil {
+		return
+	}
+	m.sinkKept.WithLabelValues(sink).Inc()
 }
 
 // AddConnection reports a broker connection (name is a fixed word, e.g. delivery_publish) as

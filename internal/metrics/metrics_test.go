@@ -90,6 +90,7 @@ func TestRecordedValues(t *testing.T) {
 	m.DeliveryAttempt("12345678", metrics.DeliveryCircuitOpen, 0)
 	m.DeliveryAttempt("0190a7c2-uuid-like", metrics.DeliveryRetry, time.Second)
 	m.DeadLettered("12345678")
+	m.SinkLetterKept("dead")
 	m.AddConnection("publish", func() (bool, bool) { return true, true })
 	m.SetLevels(func(context.Context) (metrics.Levels, error) {
 		return metrics.Levels{OutboxPending: 3, OutboxOldest: 1500 * time.Millisecond,
@@ -106,6 +107,7 @@ func TestRecordedValues(t *testing.T) {
 	requireSeries(t, f, "appealhub_delivery_attempts_total", map[string]string{"authority": "other", "outcome": "retry"}, 1)
 	requireSeries(t, f, "appealhub_delivery_duration_seconds", map[string]string{"authority": "12345678"}, 1) // circuit_open not timed
 	requireSeries(t, f, "appealhub_dead_lettered_messages_total", map[string]string{"authority": "12345678"}, 1)
+	requireSeries(t, f, "appealhub_sink_letters_kept_total", map[string]string{"sink": "dead"}, 1)
 	requireSeries(t, f, "appealhub_broker_connection_up", map[string]string{"connection": "publish"}, 1)
 	requireSeries(t, f, "appealhub_broker_connection_blocked", map[string]string{"connection": "publish"}, 1)
 	requireSeries(t, f, "appealhub_outbox_pending_messages", nil, 3)
