@@ -37,7 +37,7 @@ var (
 // consoleMounts are the handlers of the operators' console.
 func (h *Hub) consoleMounts() []httpapi.Mount {
 	ports := &consolePorts{h: h}
-	deps := console.Deps{Accounts: ports, Sessions: ports, Queues: ports, DeadLetters: ports, DeadActions: ports,
+	deps := console.Deps{Accounts: ports, Sessions: ports, Queues: ports, DeadLetters: ports, DeadActions: ports, Kept: ports,
 		Traces: ports, Registry: ports, Deadlines: ports, Denials: ports}
 	if stats := h.statsReader(); stats != nil {
 		deps.Stats = stats
@@ -182,6 +182,20 @@ func (p *consolePorts) DeadLetters(ctx context.Context, f console.DeadFilter) ([
 func deadItem(d store.DeadDelivery) console.DeadItem {
 	return console.DeadItem{ID: d.ID, AppealID: d.AppealID, TrackingNumber: d.TrackingNumber, Authority: d.Authority,
 		AuthorityName: d.AuthorityName, Attempts: d.Attempts, Reason: d.Reason, CreatedAt: d.CreatedAt, DeadAt: d.DeadAt}
+}
+
+// KeptLetters implements console.KeptLetters.
+func (p *consolePorts) KeptLetters(ctx context.Context, limit int) ([]console.KeptLetter, error) {
+	kept, err := p.h.store.KeptSinkLetters(ctx, limit)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]console.KeptLetter, len(kept))
+	for i, l := range kept {
+		out[i] = console.KeptLetter{ID: l.ID, Sink: l.Sink, Reason: l.Reason, SourceQueue: l.SourceQueue, RoutingKey: l.RoutingKey,
+			MessageID: l.MessageID, Note: l.Note, BodyBytes: len(l.Body), ReceivedAt: l.At}
+	}
+	return out, nil
 }
 
 // DeadLetter implements console.DeadLetters.

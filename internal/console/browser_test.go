@@ -11,10 +11,12 @@ import (
 	"time"
 
 	"github.com/chromedp/chromedp"
+	amqp "github.com/rabbitmq/amqp091-go"
 	"github.com/stretchr/testify/require"
 	"go.uber.org/zap/zaptest"
 
 	"appealhub/config"
+	"appealhub/internal/broker"
 	"appealhub/internal/console"
 	"appealhub/internal/hubtest"
 	"appealhub/internal/sandbox"
@@ -190,6 +192,21 @@ func TestConsoleInBrowser(t *testing.T) {
 	}
 	require.Len(t, redriven, 1)
 	require.JSONEq(t, `{"actor":"oper1","reason":"the system is back up"}`, redriven[0].Detail)
+
+	// An unreadable message in the authority's queue is rejected, dead-lettered by the broker and
+	// kept by the hub: the queue view links its count to the list of kept messages.
+	conn, err := amqp.Dial(env.Config.Broker.URL)
+	require.NoError(t, err)
+	defer func() { _ = conn.Close() }()
+	ch, err := conn.Channel()
+	require.NoError(t, err)
+	require.NoError(t, ch.PublishWithContext(ctx, broker.Names{Prefix: env.Config.Broker.Prefix}.Deliver(), code, false, false,
+		amqp.Publishing{DeliveryMode: amqp.Persistent, MessageId: "garbage/1", Body: []byte("not json")}))
+	b.waitFor("/queues", "#deadkept", time.Minute, func(s string) bool { return s == "1 kept" })
+	b.run(chromedp.Click(chromedp.CSS("#deadkept")), chromedp.WaitVisible(chromedp.CSS("#kept")))
+	require.Contains(t, b.text("#kept tbody"), "not a delivery message")
+	require.Contains(t, b.text("#kept tbody"), "garbage/1")
+	b.screenshot("kept")
 
 	// The other pages draw.
 	for _, p := range []struct{ path, sel, name string }{

@@ -69,6 +69,7 @@ type Deps struct {
 	Queues      QueueReader
 	DeadLetters DeadLetters
 	DeadActions DeadActions
+	Kept        KeptLetters
 	Traces      CaseTracer
 	Registry    Registry
 	Deadlines   DeadlineReader
@@ -121,6 +122,7 @@ func (c *Console) routes() {
 	c.mux.HandleFunc("GET "+b+"/dead/{id}", c.authed(c.deadLetterPage))
 	c.mux.HandleFunc("POST "+b+"/dead/redrive", c.authed(c.redrive))
 	c.mux.HandleFunc("POST "+b+"/dead/discard", c.authed(c.discard))
+	c.mux.HandleFunc("GET "+b+"/kept", c.authed(c.keptPage))
 	c.mux.HandleFunc("GET "+b+"/trace", c.authed(c.tracePage))
 	c.mux.HandleFunc("GET "+b+"/registry", c.authed(c.registryPage))
 	c.mux.HandleFunc("GET "+b+"/registry/{code}", c.authed(c.authorityPage))
@@ -276,7 +278,7 @@ func humanDuration(d time.Duration) string {
 }
 
 // pageNames are the templates besides the layout, one per page.
-var pageNames = []string{"signin", "error", "queues", "dead", "deadletter", "trace", "registry", "authority", "deadlines", "stats"}
+var pageNames = []string{"signin", "error", "queues", "dead", "deadletter", "trace", "registry", "authority", "deadlines", "stats", "kept"}
 
 func mustParsePages() map[string]*template.Template {
 	layout := template.Must(template.New("layout").Funcs(funcs).ParseFS(assets, "templates/layout.html"))

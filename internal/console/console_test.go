@@ -50,6 +50,9 @@ type fakeHub struct {
 	audit  []string // what was recorded: "signed_in alice", "redrive alice: reason [ids]"
 	dead   map[string]DeadLetter
 	queues Queues
+	// keptAt is when the kept letter it lists was kept; keptLimit the limit it was asked for.
+	keptAt    time.Time
+	keptLimit int
 }
 
 func newFakeHub(t *testing.T) *fakeHub {
@@ -136,6 +139,14 @@ func (f *fakeHub) EndSession(_ context.Context, h []byte, _ time.Time) error {
 
 func (f *fakeHub) Queues(context.Context) (Queues, error) { return f.queues, nil }
 
+func (f *fakeHub) KeptLetters(_ context.Context, limit int) ([]KeptLetter, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.keptLimit = limit
+	return []KeptLetter{{ID: 7, Sink: "dead", Reason: "rejected", SourceQueue: "hub.authority.40000001", RoutingKey: "40000001",
+		MessageID: "garbage/1", Note: "not a delivery message", BodyBytes: 8, ReceivedAt: f.keptAt}}, nil
+}
+
 func (f *fakeHub) DeadLetters(context.Context, DeadFilter) ([]DeadItem, int, error) {
 	var out []DeadItem
 	for _, l := range f.dead {
@@ -174,7 +185,7 @@ func setup(t *testing.T) *testBundle {
 	t.Helper()
 	b := &testBundle{hub: newFakeHub(t), now: time.Date(2026, 3, 1, 9, 0, 0, 0, time.UTC)}
 	c := New(Config{SessionTTL: time.Hour, InsecureCookie: true, NowFunc: b.clock}, Deps{Accounts: b.hub, Sessions: b.hub,
-		Queues: b.hub, DeadLetters: b.hub, DeadActions: b.hub}, zaptest.NewLogger(t))
+		Queues: b.hub, DeadLetters: b.hub, DeadActions: b.hub, Kept: b.hub}, zaptest.NewLogger(t))
 	mux := http.NewServeMux()
 	mux.Handle(c.Pattern(), c)
 	b.srv = httptest.NewServer(mux)
@@ -482,8 +493,18 @@ func TestQueuesPage(t *testing.T) {
 	require.Contains(t, page.body, `<meta http-equiv="refresh" content="5">`)
 	require.Less(t, strings.Index(page.body, `id="q-40000002"`), strings.Index(page.body, `id="q-40000001"`), "most waiting first")
 	require.Contains(t, page.body, `class="breaker-open"`)
-	require.Contains(t, page.body, `<span class="warn" id="deadkept">3</span> kept`, "what the hub kept from hub.dead")
+	require.Contains(t, page.body, `<a href="/console/kept" class="warn" id="deadkept">3 kept</a>`, "what the hub kept from hub.dead")
 	require.NotContains(t, page.body, `id="unroutablekept"`, "nothing kept from hub.unroutable")
+	b.hub.mu.Lock()
+	b.hub.keptAt = b.now.Add(-2 * time.Hour)
+	b.hub.mu.Unlock()
+	kept := br.do(http.MethodGet, "/console/kept", nil)
+	require.Equal(t, http.StatusOK, kept.status)
+	require.Contains(t, kept.body, `<tr id="k-7">`)
+	for _, cell := range []string{"2h 0m ago", "rejected", "hub.authority.40000001", "garbage/1", "not a delivery message"} {
+		require.Contains(t, kept.body, cell)
+	}
+	require.Equal(t, 200, b.hub.keptLimit)
 	require.Equal(t, "default-src 'none'; style-src 'self'; img-src 'self' data:; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
 		page.header.Get("Content-Security-Policy"))
 

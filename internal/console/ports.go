@@ -170,6 +170,27 @@ type DeadLetters interface {
 	DeadLetter(ctx context.Context, id string) (DeadLetter, error)
 }
 
+// KeptLetters reads the messages the hub took from the broker's sink queues and kept in its
+// database because they were no delivery in transit (docs/adr/0008-sink-queues.md).
+type KeptLetters interface {
+	KeptLetters(ctx context.Context, limit int) ([]KeptLetter, error)
+}
+
+// KeptLetter is one kept message as the console shows it: never its body (it may hold personal
+// data), only where it came from and why it was kept.
+type KeptLetter struct {
+	ID int64
+	// Sink is "dead" or "unroutable".
+	Sink string
+	// Reason and SourceQueue are the broker's x-first-death-reason and x-first-death-queue.
+	Reason, SourceQueue   string
+	RoutingKey, MessageID string
+	// Note says why the hub kept it.
+	Note       string
+	BodyBytes  int
+	ReceivedAt time.Time
+}
+
 // Action is who does something and why.
 type Action struct {
 	Actor  string
