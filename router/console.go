@@ -3,6 +3,7 @@ package router
 import (
 	"context"
 	"fmt"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -194,6 +195,25 @@ func (p *consolePorts) KeptLetters(ctx context.Context, limit int) ([]console.Ke
 	for i, l := range kept {
 		out[i] = console.KeptLetter{ID: l.ID, Sink: l.Sink, Reason: l.Reason, SourceQueue: l.SourceQueue, RoutingKey: l.RoutingKey,
 			MessageID: l.MessageID, Note: l.Note, BodyBytes: len(l.Body), ReceivedAt: l.At}
+	}
+	return out, nil
+}
+
+// DeleteKept implements console.KeptLetters.
+func (p *consolePorts) DeleteKept(ctx context.Context, ids []string, a console.Action) ([]string, error) {
+	nums := make([]int64, 0, len(ids))
+	for _, id := range ids {
+		if n, err := strconv.ParseInt(id, 10, 64); err == nil {
+			nums = append(nums, n)
+		}
+	}
+	deleted, err := p.h.store.DeleteKeptSinkLetters(ctx, nums, a.Actor, a.Reason, p.now())
+	if err != nil {
+		return nil, err
+	}
+	out := make([]string, len(deleted))
+	for i, n := range deleted {
+		out[i] = strconv.FormatInt(n, 10)
 	}
 	return out, nil
 }

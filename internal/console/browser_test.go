@@ -207,6 +207,16 @@ func TestConsoleInBrowser(t *testing.T) {
 	require.Contains(t, b.text("#kept tbody"), "not a delivery message")
 	require.Contains(t, b.text("#kept tbody"), "garbage/1")
 	b.screenshot("kept")
+	// Dealt with, it is deleted with a reason (an operator_action event) and the count goes.
+	b.run(chromedp.Click(chromedp.CSS(`#kept tbody input[type=checkbox]`)),
+		chromedp.SendKeys(chromedp.CSS("#keptreason"), "a test message, read"),
+		chromedp.Click(chromedp.CSS("#deletekept")),
+		chromedp.WaitVisible(chromedp.CSS("#flash")))
+	require.Equal(t, "Done: 1 of 1 deleted.", b.text("#flash"))
+	require.Contains(t, b.text("#kept tbody"), "Nothing kept.")
+	left, err := env.Store.KeptSinkLetters(ctx, 0)
+	require.NoError(t, err)
+	require.Empty(t, left)
 
 	// The other pages draw.
 	for _, p := range []struct{ path, sel, name string }{

@@ -123,6 +123,7 @@ func (c *Console) routes() {
 	c.mux.HandleFunc("POST "+b+"/dead/redrive", c.authed(c.redrive))
 	c.mux.HandleFunc("POST "+b+"/dead/discard", c.authed(c.discard))
 	c.mux.HandleFunc("GET "+b+"/kept", c.authed(c.keptPage))
+	c.mux.HandleFunc("POST "+b+"/kept/delete", c.authed(c.deleteKept))
 	c.mux.HandleFunc("GET "+b+"/trace", c.authed(c.tracePage))
 	c.mux.HandleFunc("GET "+b+"/registry", c.authed(c.registryPage))
 	c.mux.HandleFunc("GET "+b+"/registry/{code}", c.authed(c.authorityPage))

@@ -173,6 +173,11 @@ func (f *fakeHub) Discard(_ context.Context, ids []string, a Action) ([]string, 
 	return ids, nil
 }
 
+func (f *fakeHub) DeleteKept(_ context.Context, ids []string, a Action) ([]string, error) {
+	f.record(fmt.Sprintf("delete kept %s: %s %v", a.Actor, a.Reason, ids))
+	return ids, nil
+}
+
 // testBundle is a console over a fakeHub, served by httptest, with a clock the test moves.
 type testBundle struct {
 	hub *fakeHub
@@ -450,6 +455,39 @@ func TestRolesOnDeadLetters(t *testing.T) {
 				require.Equal(t, "/console/dead?done=1+of+1+redriven", a.location)
 			}
 			require.Equal(t, want, b.hub.recorded())
+		})
+	}
+}
+
+// TestRolesOnKeptMessages: operators and admins delete kept messages with a reason (a viewer sees
+// no checkbox and is refused); the console goes back to the list with what was done.
+func TestRolesOnKeptMessages(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		login  string
+		status int
+	}{{"viewer1", http.StatusForbidden}, {"oper1", http.StatusSeeOther}, {"admin1", http.StatusSeeOther}} {
+		t.Run(tc.login, func(t *testing.T) {
+			t.Parallel()
+			b := setup(t)
+			br := b.browser(t)
+			br.mustSignIn(tc.login)
+			page := br.do(http.MethodGet, "/console/kept", nil)
+			require.Equal(t, http.StatusOK, page.status)
+			require.Equal(t, tc.status == http.StatusSeeOther, strings.Contains(page.body, `id="deletekept"`))
+			a := br.do(http.MethodPost, "/console/kept/delete", url.Values{"csrf": {csrfOf(t, page.body)}, "id": {"7"},
+				"reason": {"read, a test message"}})
+			require.Equal(t, tc.status, a.status)
+			want := []string{"signed_in " + tc.login}
+			if tc.status == http.StatusSeeOther {
+				want = append(want, "delete kept "+tc.login+": read, a test message [7]")
+				require.Equal(t, "/console/kept?done=1+of+1+deleted", a.location)
+			}
+			require.Equal(t, want, b.hub.recorded())
+			if tc.status == http.StatusSeeOther {
+				a = br.do(http.MethodPost, "/console/kept/delete", url.Values{"csrf": {csrfOf(t, page.body)}, "id": {"7"}})
+				require.Equal(t, http.StatusBadRequest, a.status, "no reason")
+			}
 		})
 	}
 }

@@ -133,50 +133,67 @@ func showSubmission(body []byte, mask bool) shownSubmission {
 
 // redrive is POST /dead/redrive (id…, reason, back): sends the selected dead letters again.
 func (c *Console) redrive(w http.ResponseWriter, r *http.Request, s *session) {
-	c.act(w, r, s, "redrive", "redriven", func(ids []string, a Action) ([]string, error) {
+	c.act(w, r, s, c.deadAction("redrive", "redriven", func(ids []string, a Action) ([]string, error) {
 		return c.deps.DeadActions.Redrive(r.Context(), ids, a)
-	})
+	}))
 }
 
 // discard is POST /dead/discard (id…, reason, back): discards the selected dead letters.
 func (c *Console) discard(w http.ResponseWriter, r *http.Request, s *session) {
-	c.act(w, r, s, "discard", "discarded", func(ids []string, a Action) ([]string, error) {
+	c.act(w, r, s, c.deadAction("discard", "discarded", func(ids []string, a Action) ([]string, error) {
 		return c.deps.DeadActions.Discard(r.Context(), ids, a)
-	})
+	}))
 }
 
-func (c *Console) act(w http.ResponseWriter, r *http.Request, s *session, verb, done string,
-	do func([]string, Action) ([]string, error)) {
+func (c *Console) deadAction(verb, done string, do func([]string, Action) ([]string, error)) bulkAction {
+	return bulkAction{verb: verb, done: done, noun: "dead letters", one: "dead letter", object: "dead_" + verb, back: "/dead",
+		available: c.deps.DeadActions != nil, do: do}
+}
+
+// bulkAction is an action an operator takes on selected items with a reason (kept in the audit
+// chain by do).
+type bulkAction struct {
+	verb, done string // "redrive", "redriven"
+	noun, one  string // "dead letters", "dead letter"
+	object     string // the action named when a role is denied it: "dead_redrive"
+	back       string // the page to go back to: "/dead"
+	available  bool   // the port that acts is set
+	do         func(ids []string, a Action) ([]string, error)
+}
+
+// act is POST of a bulk action (id…, reason, back): it checks the role, the selection and the
+// reason, acts, and goes back to the page with what was done.
+func (c *Console) act(w http.ResponseWriter, r *http.Request, s *session, a bulkAction) {
 	if !s.account.Role.ActsOnDeadLetters() {
-		c.denied(r, s, "dead_"+verb, strings.Join(r.PostForm["id"], ","))
-		c.renderError(w, r, s, http.StatusForbidden, "Your role ("+string(s.account.Role)+") may not "+verb+" dead letters.")
+		c.denied(r, s, a.object, strings.Join(r.PostForm["id"], ","))
+		c.renderError(w, r, s, http.StatusForbidden, "Your role ("+string(s.account.Role)+") may not "+a.verb+" "+a.noun+".")
 		return
 	}
-	if c.deps.DeadActions == nil {
-		c.renderError(w, r, s, http.StatusServiceUnavailable, "Dead letters are unavailable.")
+	if !a.available {
+		c.renderError(w, r, s, http.StatusServiceUnavailable, strings.ToUpper(a.noun[:1])+a.noun[1:]+" are unavailable.")
 		return
 	}
 	ids := r.PostForm["id"]
 	reason := strings.TrimSpace(r.PostFormValue("reason"))
 	switch {
 	case len(ids) == 0:
-		c.renderError(w, r, s, http.StatusBadRequest, "Select at least one dead letter.")
+		c.renderError(w, r, s, http.StatusBadRequest, "Select at least one "+a.one+".")
 		return
 	case len(ids) > maxSelected:
-		c.renderError(w, r, s, http.StatusBadRequest, fmt.Sprintf("Select at most %d dead letters at once.", maxSelected))
+		c.renderError(w, r, s, http.StatusBadRequest, fmt.Sprintf("Select at most %d %s at once.", maxSelected, a.noun))
 		return
 	case reason == "":
 		c.renderError(w, r, s, http.StatusBadRequest, "Give a reason: it is kept in the audit chain.")
 		return
 	}
-	got, err := do(ids, Action{Actor: s.account.Login, Reason: reason})
+	got, err := a.do(ids, Action{Actor: s.account.Login, Reason: reason})
 	if err != nil {
-		c.fail(w, r, s, verb+" dead letters", err)
+		c.fail(w, r, s, a.verb+" "+a.noun, err)
 		return
 	}
-	c.logger.Info("dead letters "+done, zap.String("operator", s.account.Login), zap.Strings("delivery_ids", got),
+	c.logger.Info(a.noun+" "+a.done, zap.String("operator", s.account.Login), zap.Strings("ids", got),
 		zap.Int("selected", len(ids)))
-	back := "/dead"
+	back := a.back
 	if q := r.PostFormValue("back"); q != "" {
 		if v, err := url.ParseQuery(q); err == nil {
 			v.Del("done")
@@ -185,5 +202,5 @@ func (c *Console) act(w http.ResponseWriter, r *http.Request, s *session, verb, 
 			}
 		}
 	}
-	c.redirect(w, r, back, fmt.Sprintf("%d of %d %s", len(got), len(ids), done))
+	c.redirect(w, r, back, fmt.Sprintf("%d of %d %s", len(got), len(ids), a.done))
 }

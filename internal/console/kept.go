@@ -9,9 +9,10 @@ import (
 const keptLimit = 200
 
 type keptData struct {
-	Items []KeptLetter
-	Limit int
-	Now   time.Time
+	Items  []KeptLetter
+	Limit  int
+	Now    time.Time
+	CanAct bool
 }
 
 // keptPage is GET /kept: the messages the hub took from hub.dead and hub.unroutable and kept
@@ -27,5 +28,13 @@ func (c *Console) keptPage(w http.ResponseWriter, r *http.Request, s *session) {
 		return
 	}
 	c.render(w, r, s, http.StatusOK, "kept", page{Title: "Kept from the broker's sinks", Nav: "queues",
-		Data: keptData{Items: items, Limit: keptLimit, Now: c.cfg.NowFunc()}})
+		Data: keptData{Items: items, Limit: keptLimit, Now: c.cfg.NowFunc(), CanAct: s.account.Role.ActsOnDeadLetters()}})
+}
+
+// deleteKept is POST /kept/delete (id…, reason): deletes the selected kept messages, for an
+// operator who has dealt with them.
+func (c *Console) deleteKept(w http.ResponseWriter, r *http.Request, s *session) {
+	c.act(w, r, s, bulkAction{verb: "delete", done: "deleted", noun: "kept messages", one: "kept message",
+		object: "kept_delete", back: "/kept", available: c.deps.Kept != nil,
+		do: func(ids []string, a Action) ([]string, error) { return c.deps.Kept.DeleteKept(r.Context(), ids, a) }})
 }

@@ -174,6 +174,9 @@ type DeadLetters interface {
 // database because they were no delivery in transit (docs/adr/0008-sink-queues.md).
 type KeptLetters interface {
 	KeptLetters(ctx context.Context, limit int) ([]KeptLetter, error)
+	// DeleteKept deletes the kept letters ids (decimal) with an event in the audit chain written
+	// in the same transaction, and returns the ids it deleted.
+	DeleteKept(ctx context.Context, ids []string, a Action) ([]string, error)
 }
 
 // KeptLetter is one kept message as the console shows it: never its body (it may hold personal

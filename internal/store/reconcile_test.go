@@ -245,3 +245,38 @@ func TestResolveSinkLetterSendsAgainWithAGrowingWaitThenGivesUp(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, store.SinkUnknown, res)
 }
+
+// TestKeptSinkLettersAreListedAndDeletedWithAnAuditEvent: kept letters are listed newest first,
+// whole; deleting some removes only those that exist and records who did it and why in the audit
+// chain, in the same transaction.
+func TestKeptSinkLettersAreListedAndDeletedWithAnAuditEvent(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	for i, id := range []string{"one/1", "two/1"} {
+		require.NoError(t, b.store.KeepSinkLetter(b.ctx, store.KeptLetter{Sink: "dead", Reason: "rejected", SourceQueue: "q",
+			RoutingKey: "00000001", MessageID: id, Note: "not a delivery message", Headers: map[string]any{"n": i},
+			Body: []byte("body " + id), At: b.now}))
+	}
+	kept, err := b.store.KeptSinkLetters(b.ctx, 0)
+	require.NoError(t, err)
+	require.Len(t, kept, 2)
+	require.Equal(t, "two/1", kept[0].MessageID, "newest first")
+	require.Equal(t, []byte("body two/1"), kept[0].Body)
+	require.Equal(t, map[string]any{"n": float64(1)}, kept[0].Headers)
+
+	deleted, err := b.store.DeleteKeptSinkLetters(b.ctx, []int64{kept[1].ID, 999999}, "oper1", "dealt with", b.now)
+	require.NoError(t, err)
+	require.Equal(t, []int64{kept[1].ID}, deleted, "only what exists")
+	left, err := b.store.KeptSinkLetters(b.ctx, 0)
+	require.NoError(t, err)
+	require.Len(t, left, 1)
+	require.Equal(t, "two/1", left[0].MessageID)
+	require.Equal(t, 1, b.countRows(t, `SELECT count(*) FROM events WHERE type = 'operator_action' AND appeal_id IS NULL
+		AND detail::jsonb = jsonb_build_object('actor', 'oper1', 'action', 'sink_letters_delete', 'object', $1::text, 'reason', 'dealt with')`,
+		kept[1].ID))
+
+	none, err := b.store.DeleteKeptSinkLetters(b.ctx, []int64{999999}, "oper1", "nothing", b.now)
+	require.NoError(t, err)
+	require.Empty(t, none)
+	require.Equal(t, 1, b.countRows(t, `SELECT count(*) FROM events WHERE type = 'operator_action'`), "no event when nothing was deleted")
+}

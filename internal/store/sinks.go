@@ -6,7 +6,12 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
+	"strconv"
+	"strings"
 	"time"
+
+	"github.com/lib/pq"
 
 	"appealhub/schemas"
 )
@@ -194,4 +199,45 @@ func (s *Store) KeptSinkLetters(ctx context.Context, limit int) ([]KeptLetter, e
 		out = append(out, l)
 	}
 	return out, rows.Err()
+}
+
+// DeleteKeptSinkLetters deletes the kept sink letters ids (those that exist) and records an
+// operator_action event (action sink_letters_delete, the ids deleted, the reason) in the same
+// transaction; it returns the ids deleted.
+func (s *Store) DeleteKeptSinkLetters(ctx context.Context, ids []int64, actor, reason string, now time.Time) ([]int64, error) {
+	var deleted []int64
+	err := s.inTx(ctx, func(tx *sql.Tx) error {
+		rows, err := tx.QueryContext(ctx, `DELETE FROM sink_letters WHERE id = ANY($1::bigint[]) RETURNING id`, pq.Array(ids))
+		if err != nil {
+			return err
+		}
+		for rows.Next() {
+			var id int64
+			if err := rows.Scan(&id); err != nil {
+				rows.Close()
+				return err
+			}
+			deleted = append(deleted, id)
+		}
+		if err := rows.Close(); err != nil {
+			return err
+		}
+		if err := rows.Err(); err != nil {
+			return err
+		}
+		if len(deleted) == 0 {
+			return nil
+		}
+		slices.Sort(deleted)
+		object := make([]string, len(deleted))
+		for i, id := range deleted {
+			object[i] = strconv.FormatInt(id, 10)
+		}
+		return insertOperatorEvent(ctx, tx, EventOperatorAction, OperatorDetail{Actor: actor, Action: "sink_letters_delete",
+			Object: truncate(strings.Join(object, ","), 1000), Reason: reason}, now)
+	})
+	if err != nil {
+		return nil, fmt.Errorf("delete kept sink letters: %w", err)
+	}
+	return deleted, nil
 }
