@@ -194,7 +194,7 @@ func (p *consolePorts) KeptLetters(ctx context.Context, limit int) ([]console.Ke
 	out := make([]console.KeptLetter, len(kept))
 	for i, l := range kept {
 		out[i] = console.KeptLetter{ID: l.ID, Sink: l.Sink, Reason: l.Reason, SourceQueue: l.SourceQueue, RoutingKey: l.RoutingKey,
-			MessageID: l.MessageID, Note: l.Note, BodyBytes: len(l.Body), ReceivedAt: l.At}
+			MessageID: l.MessageID, Note: l.Note, BodyBytes: l.Size, ReceivedAt: l.At}
 	}
 	return out, nil
 }

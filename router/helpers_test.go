@@ -83,11 +83,12 @@ type takenMessage struct {
 	Hub     *hubtest.Hub
 	Sandbox *sandbox.Server
 	Broker  broker.Config
-	// Receipt is the submission whose delivery the message carries.
-	Receipt schemas.Receipt
-	Msg     schemas.DeliveryMessage
-	Body    []byte
-	Headers map[string]any
+	// Receipt is the submission whose delivery the message carries; Busy the one whose delivery
+	// the authority's system holds.
+	Receipt, Busy schemas.Receipt
+	Msg           schemas.DeliveryMessage
+	Body          []byte
+	Headers       map[string]any
 	// Release lets the authority's system answer the delivery it holds.
 	Release func()
 }
@@ -109,7 +110,7 @@ func takeDeliveryMessage(t *testing.T, code string, configure ...func(*config.Co
 	hub := env.Start(t)
 	bcfg := broker.Config{URL: env.Config.Broker.URL, Names: broker.Names{Prefix: env.Config.Broker.Prefix}}
 	queue := bcfg.Names.AuthorityQueue(code)
-	env.MustSubmit(t, hub.URL, "busy", hubtest.Submission(1, 1024, code))
+	busy := env.MustSubmit(t, hub.URL, "busy", hubtest.Submission(1, 1024, code))
 	<-held
 	rec := env.MustSubmit(t, hub.URL, "taken", hubtest.Submission(2, 1024, code))
 	require.Eventually(t, func() bool { return brokertest.QueueDepth(t, bcfg, queue) == 1 }, 10*time.Second, 10*time.Millisecond)
@@ -118,7 +119,7 @@ func takeDeliveryMessage(t *testing.T, code string, configure ...func(*config.Co
 	var msg schemas.DeliveryMessage
 	require.NoError(t, json.Unmarshal(body, &msg))
 	require.Equal(t, code, msg.Authority)
-	return takenMessage{Env: env, Hub: hub, Sandbox: sb, Broker: bcfg, Receipt: rec, Msg: msg, Body: body, Headers: headers, Release: release}
+	return takenMessage{Env: env, Hub: hub, Sandbox: sb, Broker: bcfg, Receipt: rec, Busy: busy, Msg: msg, Body: body, Headers: headers, Release: release}
 }
 
 // publish puts m's message, with extra headers added to its string ones, on exchange with
@@ -139,6 +140,22 @@ func (m takenMessage) headers(extra amqp.Table) amqp.Table {
 		table[k] = v
 	}
 	return table
+}
+
+// requireEachDeliveredOnce waits until the hub has settled everything and requires that the
+// authority's system received the two documents once each and the taken delivery is delivered;
+// it returns the taken delivery's case.
+func (m takenMessage) requireEachDeliveredOnce(t *testing.T) schemas.Case {
+	t.Helper()
+	m.Env.WaitSettled(t, 20*time.Second)
+	ledger := m.Sandbox.Ledger()
+	require.Equal(t, 2, ledger.Documents)
+	for _, e := range ledger.Entries {
+		require.Equal(t, 1, e.Received, "one document per delivery: %s", e.DeliveryID)
+	}
+	c := readCase(t, m.Hub.URL, m.Env.Token, m.Receipt.ID)
+	require.Equal(t, schemas.StatusDelivered, c.Deliveries[0].Status)
+	return c
 }
 
 // reconciledDetails returns the details of the delivery_reconciled events of case c.

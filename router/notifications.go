@@ -210,11 +210,25 @@ func (p *portalNotifications) handle(ctx context.Context, d broker.Delivery) bro
 	}
 }
 
+// headerInt reads an integer header, whatever AMQP integer type the broker gave it (RabbitMQ's
+// own, such as x-delivery-count, are not always 64 bits), or a decimal string.
 func headerInt(h map[string]any, name string) (int64, bool) {
 	switch v := h[name].(type) {
 	case int64:
 		return v, true
 	case int32:
+		return int64(v), true
+	case int16:
+		return int64(v), true
+	case int8:
+		return int64(v), true
+	case uint32:
+		return int64(v), true
+	case uint16:
+		return int64(v), true
+	case uint8:
+		return int64(v), true
+	case int:
 		return int64(v), true
 	case string:
 		n, err := strconv.ParseInt(v, 10, 64)

@@ -164,45 +164,22 @@ const maxRefreshes = 3
 // refreshed at most maxRefreshes times, so a message that keeps killing its consumer still ends in
 // hub.dead.
 func (h *Hub) refreshWorn(ctx context.Context, d broker.Delivery, msg schemas.DeliveryMessage) bool {
-	count, ok := deliveryCount(d.Headers["x-delivery-count"])
-	if !ok || count < max(h.cfg.Broker.DeliveryLimit/2, 1) || msg.DeliveryID == "" {
+	count, ok := headerInt(d.Headers, "x-delivery-count")
+	if !ok || count < int64(max(h.cfg.Broker.DeliveryLimit/2, 1)) || msg.DeliveryID == "" {
 		return false
 	}
-	refreshed, err := h.store.RefreshDeliveryMessage(ctx, msg.DeliveryID, msg.Attempt, count, maxRefreshes, h.clock.Now())
+	refreshed, err := h.store.RefreshDeliveryMessage(ctx, msg.DeliveryID, msg.Attempt, int(count), maxRefreshes, h.clock.Now())
 	if err != nil {
 		h.logger.Warn("cannot replace a worn delivery message; handling it", zap.String("delivery_id", msg.DeliveryID), zap.Error(err))
 		return false
 	}
 	if refreshed {
 		h.logger.Info("delivery message replaced by a fresh one", zap.String("delivery_id", msg.DeliveryID),
-			zap.String("authority", msg.Authority), zap.Int("delivery_count", count))
+			zap.String("authority", msg.Authority), zap.Int64("delivery_count", count))
 		h.obs.metrics.Reconciled(store.ReconcileRedeliveryLimit)
 		h.outboxChanged()
 	}
 	return refreshed
-}
-
-// deliveryCount reads the x-delivery-count header of a quorum queue's redelivered message.
-func deliveryCount(v any) (int, bool) {
-	switch n := v.(type) {
-	case int64:
-		return int(n), true
-	case int32:
-		return int(n), true
-	case int:
-		return n, true
-	case int16:
-		return int(n), true
-	case int8:
-		return int(n), true
-	case uint8:
-		return int(n), true
-	case uint16:
-		return int(n), true
-	case uint32:
-		return int(n), true
-	}
-	return 0, false
 }
 
 // relayPublisher publishes outbox messages as delivery messages on the broker, each in a span that

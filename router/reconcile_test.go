@@ -2,7 +2,6 @@ package router_test
 
 import (
 	"context"
-	"encoding/json"
 	"io"
 	"net/http"
 	"strings"
@@ -13,9 +12,6 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"appealhub/config"
-	"appealhub/internal/broker"
-	"appealhub/internal/broker/brokertest"
-	"appealhub/internal/hubtest"
 	"appealhub/schemas"
 )
 
@@ -25,61 +21,38 @@ import (
 // reaches the authority's system exactly once, with delivery_reconciled on its timeline.
 func TestReconcilerSendsALostMessageAgain(t *testing.T) {
 	t.Parallel()
-	const code = "17000001"
-	sb, srv, held, releaseOnce := holdingSandbox(t, "reconcile")
-
-	env := hubtest.NewEnv(t, map[string]string{code: srv.URL + "/documents/" + code}, func(c *config.Config) {
-		c.Authorities[0].Concurrency = 1
+	// The relay published it (the broker confirmed it); taken off the queue, the message is gone.
+	m := takeDeliveryMessage(t, "17000001", func(c *config.Config) {
 		// The quiet time is max(after, publish timeout + request timeout) = 1s + 2s.
 		c.Reconcile.Interval = 100 * time.Millisecond
 		c.Reconcile.After = 200 * time.Millisecond
 		c.Broker.PublishTimeout, c.Relay.PublishTimeout = time.Second, time.Second
 		c.Delivery.RequestTimeout, c.Delivery.ConnectTimeout = 2*time.Second, time.Second
 	})
-	hub := env.Start(t)
-	bcfg := broker.Config{URL: env.Config.Broker.URL, Names: broker.Names{Prefix: env.Config.Broker.Prefix}}
-	queue := bcfg.Names.AuthorityQueue(code)
-
+	hub, env := m.Hub, m.Env
 	deliveryOf := func(r schemas.Receipt) string {
 		t.Helper()
 		return readCase(t, hub.URL, env.Token, r.ID).Deliveries[0].ID
 	}
-	busy := env.MustSubmit(t, hub.URL, "busy", hubtest.Submission(1, 1024, code))
-	<-held
-	lost := env.MustSubmit(t, hub.URL, "lost", hubtest.Submission(2, 1024, code))
-	lostID := deliveryOf(lost)
-
-	// The relay published it (the broker confirmed it); take it off the queue: the message is gone.
-	require.Eventually(t, func() bool { return brokertest.QueueDepth(t, bcfg, queue) == 1 }, 10*time.Second, 10*time.Millisecond)
-	body, _, ok := brokertest.Get(t, bcfg, queue)
-	require.True(t, ok)
-	var msg schemas.DeliveryMessage
-	require.NoError(t, json.Unmarshal(body, &msg))
-	require.Equal(t, lostID, msg.DeliveryID)
-	require.Equal(t, 0, msg.Attempt)
-	releaseOnce()
+	lostID := deliveryOf(m.Receipt)
+	require.Equal(t, lostID, m.Msg.DeliveryID)
+	require.Equal(t, 0, m.Msg.Attempt)
+	m.Release()
 
 	// The reconciler sends it again; the system gets it once.
 	require.Eventually(t, func() bool {
-		for _, e := range sb.Ledger().Entries {
+		for _, e := range m.Sandbox.Ledger().Entries {
 			if e.DeliveryID == lostID {
 				return true
 			}
 		}
 		return false
 	}, 20*time.Second, 20*time.Millisecond)
-	env.WaitSettled(t, 20*time.Second)
-	ledger := sb.Ledger()
-	require.Equal(t, 2, ledger.Documents)
-	for _, e := range ledger.Entries {
-		require.Equal(t, 1, e.Received, "one document per delivery: %s", e.DeliveryID)
-	}
+	c := m.requireEachDeliveredOnce(t)
 	perDelivery, err := env.Store.DeliveredEventsPerDelivery(context.Background())
 	require.NoError(t, err)
-	require.Equal(t, map[string]int{lostID: 1, deliveryOf(busy): 1}, perDelivery)
+	require.Equal(t, map[string]int{lostID: 1, deliveryOf(m.Busy): 1}, perDelivery)
 
-	c := readCase(t, hub.URL, env.Token, lost.ID)
-	require.Equal(t, schemas.StatusDelivered, c.Deliveries[0].Status)
 	reconciled := 0
 	for _, e := range c.Events {
 		if e.Type == schemas.EventDeliveryReconciled {
@@ -109,14 +82,7 @@ func TestWornDeliveryMessageIsReplacedByAFreshOne(t *testing.T) {
 	m.publish(t, "", m.Broker.Names.AuthorityQueue(m.Msg.Authority), amqp.Table{"x-delivery-count": int64(7)})
 	m.Release()
 
-	m.Env.WaitSettled(t, 20*time.Second)
-	ledger := m.Sandbox.Ledger()
-	require.Equal(t, 2, ledger.Documents)
-	for _, e := range ledger.Entries {
-		require.Equal(t, 1, e.Received, "one document per delivery: %s", e.DeliveryID)
-	}
-	c := readCase(t, m.Hub.URL, m.Env.Token, m.Receipt.ID)
-	require.Equal(t, schemas.StatusDelivered, c.Deliveries[0].Status)
+	c := m.requireEachDeliveredOnce(t)
 	require.Equal(t, []string{"redelivery_limit: attempt 1 sent again; the broker had delivered its message 7 times"}, reconciledDetails(c))
 
 	// A delivery no longer in transit is not refreshed.

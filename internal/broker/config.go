@@ -191,7 +191,7 @@ func (c Config) queue(code string) string {
 	case FamilyPortal:
 		return c.Names.PortalQueue(code)
 	case FamilySink:
-		return c.Names.Prefix + "hub." + code
+		return c.Names.Sink(code)
 	}
 	return c.Names.AuthorityQueue(code)
 }

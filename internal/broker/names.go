@@ -22,11 +22,11 @@ func (n Names) Deliver() string { return n.Prefix + "hub.deliver" }
 // Unroutable is the fanout exchange, and the durable queue of the same name bound to it, that
 // receives every message Deliver() could not route (an authority without a queue). Anything in it
 // is an alarm for an operator.
-func (n Names) Unroutable() string { return n.Prefix + "hub.unroutable" }
+func (n Names) Unroutable() string { return n.Sink(SinkUnroutable) }
 
 // Dead is the fanout exchange, and the durable queue of the same name bound to it, that the
 // authority queues dead-letter to (rejected messages and messages over the delivery limit).
-func (n Names) Dead() string { return n.Prefix + "hub.dead" }
+func (n Names) Dead() string { return n.Sink(SinkDead) }
 
 // The codes of the sink queues for a Consumer of FamilySink.
 const (
@@ -35,6 +35,10 @@ const (
 	// SinkUnroutable is the code of Names.Unroutable().
 	SinkUnroutable = "unroutable"
 )
+
+// Sink is the fanout exchange, and the queue of the same name bound to it, of a sink code:
+// Sink(SinkDead) is Dead(), Sink(SinkUnroutable) is Unroutable().
+func (n Names) Sink(code string) string { return n.Prefix + "hub." + code }
 
 // AuthorityQueue is the queue of one authority, bound to Deliver() with routing key = code.
 func (n Names) AuthorityQueue(code string) string { return n.Prefix + "hub.authority." + code }

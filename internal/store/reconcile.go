@@ -42,7 +42,7 @@ const (
 
 // RefreshDeliveryMessage replaces the broker message of a delivery in transit with a fresh one:
 // if the delivery is still accepted or queued at attempt and has been refreshed fewer than max
-// times, it gets a new outbox row due at once for the same attempt and a delivery_reconciled
+// times, it gets a new outbox row for the same attempt (due like sendAgainCapped's) and a delivery_reconciled
 // event (reason redelivery_limit, with count, the broker's delivery count), in one statement,
 // and RefreshDeliveryMessage returns true: the caller acknowledges the old message. Otherwise it
 // changes nothing and returns false: the caller handles the message as usual. A refreshed
@@ -51,15 +51,16 @@ const (
 // killing its consumer still reaches the broker's limit after max refreshes.
 func (s *Store) RefreshDeliveryMessage(ctx context.Context, deliveryID string, attempt, count, max int, now time.Time) (bool, error) {
 	detail := fmt.Sprintf("%s: attempt %d sent again; the broker had delivered its message %d times", ReconcileRedeliveryLimit, attempt+1, count)
-	return s.sendAgainCapped(ctx, deliveryID, attempt, ReconcileRedeliveryLimit, detail, max, false, now)
+	return s.sendAgainCapped(ctx, deliveryID, attempt, ReconcileRedeliveryLimit, detail, max, now)
 }
 
 // sendAgainCapped sends a delivery still accepted or queued at attempt again for that attempt
 // (sendAgainSQL), with an event of detail, unless that attempt was sent again for reason max times
 // already (delivery_reconciled events whose detail starts "<reason>: attempt <attempt+1> sent
-// again", as every detail of these events does); it reports whether it did. With backoff, the n-th time is due
-// 2^(n-1)-1 seconds after now (at once, 1 s, 3 s, 7 s …), else at once.
-func (s *Store) sendAgainCapped(ctx context.Context, deliveryID string, attempt int, reason, detail string, max int, backoff bool, now time.Time) (bool, error) {
+// again", as every detail of these events does); it reports whether it did. The n-th time is due
+// 2^(n-1)-1 seconds after now (at once, 1 s, 3 s, 7 s …): trouble that comes back again and again
+// (a network cutting connections for a while) does not use up the max at once.
+func (s *Store) sendAgainCapped(ctx context.Context, deliveryID string, attempt int, reason, detail string, max int, now time.Time) (bool, error) {
 	var n int
 	err := s.db.QueryRowContext(ctx, `
 		WITH counted AS (
@@ -71,11 +72,11 @@ func (s *Store) sendAgainCapped(ctx context.Context, deliveryID string, attempt 
 			FOR NO KEY UPDATE OF d),
 		stuck AS (
 			SELECT id, $7::text AS detail,
-			       $4::timestamptz + CASE WHEN $8 THEN (power(2, n) - 1) * interval '1 second' ELSE interval '0' END AS due
+			       $4::timestamptz + (power(2, n) - 1) * interval '1 second' AS due
 			FROM counted WHERE n < $3),
 		`+sendAgainSQL("$4", "$5"),
 		deliveryID, attempt, max, now, string(schemas.EventDeliveryReconciled),
-		fmt.Sprintf("%s: attempt %d sent again%%", reason, attempt+1), detail, backoff).Scan(&n)
+		fmt.Sprintf("%s: attempt %d sent again%%", reason, attempt+1), detail).Scan(&n)
 	if err != nil {
 		return false, fmt.Errorf("send delivery %s again (%s): %w", deliveryID, reason, err)
 	}

@@ -261,7 +261,11 @@ func TestKeptSinkLettersAreListedAndDeletedWithAnAuditEvent(t *testing.T) {
 	require.NoError(t, err)
 	require.Len(t, kept, 2)
 	require.Equal(t, "two/1", kept[0].MessageID, "newest first")
-	require.Equal(t, []byte("body two/1"), kept[0].Body)
+	require.Equal(t, len("body two/1"), kept[0].Size)
+	whole, err := b.store.KeptSinkLetter(b.ctx, kept[0].ID)
+	require.NoError(t, err)
+	require.Equal(t, []byte("body two/1"), whole.Body)
+	require.Equal(t, map[string]any{"n": float64(1)}, whole.Headers)
 	require.Equal(t, map[string]any{"n": float64(1)}, kept[0].Headers)
 
 	deleted, err := b.store.DeleteKeptSinkLetters(b.ctx, []int64{kept[1].ID, 999999}, "oper1", "dealt with", b.now)
@@ -274,6 +278,9 @@ func TestKeptSinkLettersAreListedAndDeletedWithAnAuditEvent(t *testing.T) {
 	require.Equal(t, 1, b.countRows(t, `SELECT count(*) FROM events WHERE type = 'operator_action' AND appeal_id IS NULL
 		AND detail::jsonb = jsonb_build_object('actor', 'oper1', 'action', 'sink_letters_delete', 'object', $1::text, 'reason', 'dealt with')`,
 		kept[1].ID))
+
+	_, err = b.store.KeptSinkLetter(b.ctx, kept[1].ID)
+	require.ErrorIs(t, err, store.ErrNotFound)
 
 	none, err := b.store.DeleteKeptSinkLetters(b.ctx, []int64{999999}, "oper1", "nothing", b.now)
 	require.NoError(t, err)

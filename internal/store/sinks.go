@@ -78,7 +78,7 @@ func (s *Store) ResolveSinkLetter(ctx context.Context, l SinkLetter) (SinkResolu
 	if l.Cause != "" {
 		detail += " (" + truncate(l.Cause, 100) + ")"
 	}
-	resent, err := s.sendAgainCapped(ctx, l.DeliveryID, l.Attempt, l.Reason, detail, l.Max, true, l.Now)
+	resent, err := s.sendAgainCapped(ctx, l.DeliveryID, l.Attempt, l.Reason, detail, l.Max, l.Now)
 	if err != nil {
 		return 0, err
 	}
@@ -127,19 +127,18 @@ type KeptLetter struct {
 	// Note says why the hub kept it.
 	Note    string
 	Headers map[string]any
-	Body    []byte
-	At      time.Time
+	// Body is the message exactly as received; KeptSinkLetters leaves it out and gives its Size.
+	Body []byte
+	Size int
+	At   time.Time
 }
 
 // KeepSinkLetter stores l in sink_letters. Headers that do not encode as JSON are stored as their
 // error.
 func (s *Store) KeepSinkLetter(ctx context.Context, l KeptLetter) error {
 	headers, err := json.Marshal(l.Headers)
-	if err != nil || l.Headers == nil {
-		headers, _ = json.Marshal(map[string]string{"unencodable": fmt.Sprint(err)})
-		if l.Headers == nil {
-			headers = []byte("{}")
-		}
+	if err != nil {
+		headers, _ = json.Marshal(map[string]string{"unencodable": err.Error()})
 	}
 	if l.Body == nil {
 		l.Body = []byte{}
@@ -173,15 +172,16 @@ func (s *Store) SinkLetterCounts(ctx context.Context) (map[string]int, error) {
 	return out, rows.Err()
 }
 
+// keptColumns are the columns of sink_letters scanKept reads.
+const keptColumns = `id, sink, reason, source_queue, routing_key, message_id, note, headers, received_at, octet_length(body)`
+
 // KeptSinkLetters returns the most recently kept sink letters, up to limit (100 when <= 0), newest
-// first.
+// first, without their bodies (KeptSinkLetter reads one whole).
 func (s *Store) KeptSinkLetters(ctx context.Context, limit int) ([]KeptLetter, error) {
 	if limit <= 0 {
 		limit = 100
 	}
-	rows, err := s.db.QueryContext(ctx, `
-		SELECT id, sink, reason, source_queue, routing_key, message_id, note, headers, body, received_at
-		FROM sink_letters ORDER BY id DESC LIMIT $1`, limit)
+	rows, err := s.db.QueryContext(ctx, `SELECT `+keptColumns+` FROM sink_letters ORDER BY id DESC LIMIT $1`, limit)
 	if err != nil {
 		return nil, fmt.Errorf("read kept sink letters: %w", err)
 	}
@@ -189,16 +189,38 @@ func (s *Store) KeptSinkLetters(ctx context.Context, limit int) ([]KeptLetter, e
 	var out []KeptLetter
 	for rows.Next() {
 		var l KeptLetter
-		var headers []byte
-		if err := rows.Scan(&l.ID, &l.Sink, &l.Reason, &l.SourceQueue, &l.RoutingKey, &l.MessageID, &l.Note, &headers, &l.Body, &l.At); err != nil {
-			return nil, fmt.Errorf("read kept sink letters: %w", err)
-		}
-		if err := json.Unmarshal(headers, &l.Headers); err != nil {
-			return nil, fmt.Errorf("decode the headers of kept sink letter %d: %w", l.ID, err)
+		if err := scanKept(rows, &l); err != nil {
+			return nil, err
 		}
 		out = append(out, l)
 	}
 	return out, rows.Err()
+}
+
+// KeptSinkLetter returns the kept sink letter id, body included; ErrNotFound if there is none.
+func (s *Store) KeptSinkLetter(ctx context.Context, id int64) (KeptLetter, error) {
+	var l KeptLetter
+	err := scanKept(s.db.QueryRowContext(ctx, `SELECT `+keptColumns+`, body FROM sink_letters WHERE id = $1`, id), &l, &l.Body)
+	if errors.Is(err, sql.ErrNoRows) {
+		return KeptLetter{}, ErrNotFound
+	}
+	if err != nil {
+		return KeptLetter{}, err
+	}
+	return l, nil
+}
+
+// scanKept scans the keptColumns of a row into l, then any further columns into extra.
+func scanKept(sc rowScanner, l *KeptLetter, extra ...any) error {
+	var headers []byte
+	dest := append([]any{&l.ID, &l.Sink, &l.Reason, &l.SourceQueue, &l.RoutingKey, &l.MessageID, &l.Note, &headers, &l.At, &l.Size}, extra...)
+	if err := sc.Scan(dest...); err != nil {
+		return fmt.Errorf("read kept sink letter: %w", err)
+	}
+	if err := json.Unmarshal(headers, &l.Headers); err != nil {
+		return fmt.Errorf("decode the headers of kept sink letter %d: %w", l.ID, err)
+	}
+	return nil
 }
 
 // DeleteKeptSinkLetters deletes the kept sink letters ids (those that exist) and records an
